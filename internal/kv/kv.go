@@ -1,0 +1,155 @@
+// Package kv is the daemon's metadata store: a thin layer over badger with
+// the options measured for this workload (small values, no compression, no
+// block cache, small memtables). It is the only package that imports badger.
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// ErrNotFound is returned by Get for a missing key.
+var ErrNotFound = errors.New("kv: key not found")
+
+// Options configure Open.
+type Options struct {
+	// SyncWrites makes every committed transaction durable before Update
+	// returns (for rare, precious writes such as KMS keys). Without it,
+	// call Sync to make what was committed durable.
+	SyncWrites bool
+	Logger     *slog.Logger
+}
+
+// DB is an open store.
+type DB struct {
+	db *badger.DB
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, o Options) (*DB, error) {
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(o.SyncWrites).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(16 << 20).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(8 << 20).
+		WithValueThreshold(1 << 10).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(8).
+		WithDetectConflicts(false).
+		WithLogger(newLogger(o.Logger))
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close flushes and closes the store.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Sync makes every committed transaction durable.
+func (d *DB) Sync() error { return d.db.Sync() }
+
+// Get returns a copy of the value of key, or ErrNotFound.
+func (d *DB) Get(key []byte) ([]byte, error) {
+	var out []byte
+	err := d.View(func(tx *Txn) error {
+		v, err := tx.Get(key)
+		out = v
+		return err
+	})
+	return out, err
+}
+
+// View runs fn in a read-only transaction.
+func (d *DB) View(fn func(tx *Txn) error) error {
+	return d.db.View(func(t *badger.Txn) error { return fn(&Txn{t: t}) })
+}
+
+// Update runs fn in a read-write transaction and commits it if fn returns nil.
+func (d *DB) Update(fn func(tx *Txn) error) error {
+	return d.db.Update(func(t *badger.Txn) error { return fn(&Txn{t: t}) })
+}
+
+// Txn is a transaction.
+type Txn struct {
+	t *badger.Txn
+}
+
+// Get returns a copy of the value of key, or ErrNotFound.
+func (tx *Txn) Get(key []byte) ([]byte, error) {
+	item, err := tx.t.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kv get: %w", err)
+	}
+	return item.ValueCopy(nil)
+}
+
+// Set stores value under key.
+func (tx *Txn) Set(key, value []byte) error {
+	if err := tx.t.Set(key, value); err != nil {
+		return fmt.Errorf("kv set: %w", err)
+	}
+	return nil
+}
+
+// Delete removes key.
+func (tx *Txn) Delete(key []byte) error {
+	if err := tx.t.Delete(key); err != nil {
+		return fmt.Errorf("kv delete: %w", err)
+	}
+	return nil
+}
+
+// Scan calls fn for every key with the prefix, in key order, starting at the
+// first key >= start (or the prefix when start is nil). fn may stop the scan
+// by returning ErrStop. The slices passed to fn are only valid during the call.
+func (tx *Txn) Scan(prefix, start []byte, fn func(key, value []byte) error) error {
+	it := tx.t.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	if start == nil {
+		start = prefix
+	}
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("kv scan: %w", err)
+		}
+		if err := fn(item.Key(), v); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrStop ends a Scan early without an error.
+var ErrStop = errors.New("kv: stop scan")
+
+// logger adapts badger's logger to slog, keeping only warnings and errors.
+type logger struct{ l *slog.Logger }
+
+func newLogger(l *slog.Logger) badger.Logger {
+	if l == nil {
+		l = slog.Default()
+	}
+	return logger{l.With("component", "badger")}
+}
+
+func (g logger) Errorf(f string, a ...any)   { g.l.Error(fmt.Sprintf(f, a...)) }
+func (g logger) Warningf(f string, a ...any) { g.l.Warn(fmt.Sprintf(f, a...)) }
+func (g logger) Infof(string, ...any)        {}
+func (g logger) Debugf(string, ...any)       {}

@@ -1,0 +1,153 @@
+package embedded
+
+import (
+	"context"
+
+	"strings"
+
+	"github.com/ebs-dev/ebs/internal/awserr"
+	"github.com/ebs-dev/ebs/kmsclient"
+	"github.com/ebs-dev/ebs/kmsclient/policy"
+)
+
+// authorize decides whether the caller may perform action ("Decrypt",
+// "ReEncryptFrom", ...) on key k with the given encryption context: an
+// explicit Deny in the key policy wins, then an Allow in the policy, then a
+// grant that names the caller, the operation and a matching context;
+// otherwise AccessDeniedException.
+func (s *KMS) authorize(c *call, k *keyRecord, action string, encCtx map[string]string) error {
+	doc, err := s.policies.parse(k.Policy)
+	if err != nil {
+		return awserr.New(kmsclient.ErrInternal, "The key policy of %s cannot be read: %v", k.Arn, err)
+	}
+	switch doc.Evaluate(s.policyRequest(c.caller, k, action, encCtx)) {
+	case policy.Deny:
+		return s.denied(c.caller, k, action, "with an explicit deny in a resource-based policy")
+	case policy.Allow:
+		return nil
+	}
+	ok, err := s.grantAllows(c, k, action, encCtx)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	return s.denied(c.caller, k, action, "because no resource-based policy allows the kms:"+action+" action")
+}
+
+func (s *KMS) denied(c kmsclient.Caller, k *keyRecord, action, why string) error {
+	return awserr.New(kmsclient.ErrAccessDenied, "User: %s is not authorized to perform: kms:%s on resource: %s %s",
+		c.ARN, action, k.Arn, why)
+}
+
+func (s *KMS) policyRequest(c kmsclient.Caller, k *keyRecord, action string, encCtx map[string]string) policy.Request {
+	ctx := map[string][]string{
+		"kms:CallerAccount": {c.AccountID},
+		"aws:PrincipalArn":  {c.ARN},
+	}
+	if c.ViaService != "" {
+		ctx["kms:ViaService"] = []string{c.ViaService}
+	}
+	if len(encCtx) > 0 {
+		keys := make([]string, 0, len(encCtx))
+		for key, v := range encCtx {
+			ctx["kms:EncryptionContext:"+key] = []string{v}
+			keys = append(keys, key)
+		}
+		ctx["kms:EncryptionContextKeys"] = keys
+	}
+	return policy.Request{Principal: c.ARN, Account: c.AccountID, Action: "kms:" + action, Resource: k.Arn, Context: ctx}
+}
+
+// checkPolicy validates a key policy for CreateKey and PutKeyPolicy: size,
+// grammar, and AWS's lockout safety check (the caller must still be allowed
+// to call PutKeyPolicy) unless bypassed.
+func (s *KMS) checkPolicy(c kmsclient.Caller, k *keyRecord, text string, bypass bool) error {
+	if len(text) > 32768 {
+		return awserr.New(kmsclient.ErrLimitExceeded, "The key policy is larger than the 32 KB quota.")
+	}
+	doc, err := s.policies.parse(text)
+	if err != nil {
+		return err
+	}
+	if bypass {
+		return nil
+	}
+	if doc.Evaluate(s.policyRequest(c, k, "PutKeyPolicy", nil)) != policy.Allow {
+		return awserr.New(policy.ErrMalformed, "The new key policy will not allow you to update the key policy in the future.")
+	}
+	return nil
+}
+
+// GetKeyPolicy returns the key's policy (its only policy is named "default").
+func (s *KMS) GetKeyPolicy(ctx context.Context, in *kmsclient.GetKeyPolicyInput) (*kmsclient.GetKeyPolicyOutput, error) {
+	return run(s, ctx, "GetKeyPolicy", in, func(c *call) (*kmsclient.GetKeyPolicyOutput, error) {
+		k, err := s.useKey(c, in.KeyID, "GetKeyPolicy", nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPolicyName(in.PolicyName); err != nil {
+			return nil, err
+		}
+		c.response = map[string]any{}
+		return &kmsclient.GetKeyPolicyOutput{Policy: k.Policy, PolicyName: "default"}, nil
+	})
+}
+
+// PutKeyPolicy replaces a customer managed key's policy.
+func (s *KMS) PutKeyPolicy(ctx context.Context, in *kmsclient.PutKeyPolicyInput) (*kmsclient.Empty, error) {
+	return run(s, ctx, "PutKeyPolicy", in, func(c *call) (*kmsclient.Empty, error) {
+		k, err := s.useKey(c, in.KeyID, "PutKeyPolicy", nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPolicyName(in.PolicyName); err != nil {
+			return nil, err
+		}
+		if k.Manager == managerAWS {
+			return nil, awserr.New(kmsclient.ErrUnsupportedOperation, "%s is an AWS managed key; its key policy cannot be changed.", k.Arn)
+		}
+		if err := s.checkPolicy(c.caller, k, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+			return nil, err
+		}
+		k.Policy = in.Policy
+		return &kmsclient.Empty{}, s.saveKey(c, k)
+	})
+}
+
+// ListKeyPolicies lists the names of the key's policies: always "default".
+func (s *KMS) ListKeyPolicies(ctx context.Context, in *kmsclient.ListInput) (*kmsclient.ListKeyPoliciesOutput, error) {
+	return run(s, ctx, "ListKeyPolicies", in, func(c *call) (*kmsclient.ListKeyPoliciesOutput, error) {
+		if _, err := s.useKey(c, in.KeyID, "ListKeyPolicies", nil); err != nil {
+			return nil, err
+		}
+		return &kmsclient.ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
+	})
+}
+
+func checkPolicyName(name string) error {
+	if name != "" && name != "default" {
+		return awserr.New(kmsclient.ErrNotFound, "No such policy exists: %s. The only valid policy name is default.", name)
+	}
+	return nil
+}
+
+// contextSubset reports whether every pair of sub is in ctx.
+func contextSubset(sub, ctx map[string]string) bool {
+	for k, v := range sub {
+		if got, ok := ctx[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func contextEqual(a, b map[string]string) bool {
+	return len(a) == len(b) && contextSubset(a, b)
+}
+
+func validPrincipalArn(p string) bool {
+	return strings.HasPrefix(p, "arn:aws:iam::") || strings.HasPrefix(p, "arn:aws:sts::") ||
+		strings.HasSuffix(p, ".amazonaws.com")
+}

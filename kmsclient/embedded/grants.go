@@ -1,0 +1,240 @@
+package embedded
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"slices"
+
+	"github.com/ebs-dev/ebs/internal/awserr"
+	"github.com/ebs-dev/ebs/internal/awstime"
+	"github.com/ebs-dev/ebs/internal/kv"
+	"github.com/ebs-dev/ebs/kmsclient"
+)
+
+// grant tokens are indexed by their SHA-256: granttoken/<hex> -> "<key id>/<grant id>".
+const prefixGrantToken = "granttoken/"
+
+const maxGrantsPerKey = 50000
+
+var grantOperations = []string{
+	"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+	"ReEncryptFrom", "ReEncryptTo", "CreateGrant", "RetireGrant", "DescribeKey",
+}
+
+// grantAllows reports whether a grant on k lets the caller perform action
+// with the encryption context.
+func (s *KMS) grantAllows(c *call, k *keyRecord, action string, encCtx map[string]string) (bool, error) {
+	if !slices.Contains(grantOperations, action) {
+		return false, nil
+	}
+	found := false
+	err := scanJSON(c.tx, prefixGrant+k.ID+"/", func(g *grantRecord) error {
+		if g.Grantee == c.caller.ARN && slices.Contains(g.Operations, action) && g.Constraints.allow(encCtx) {
+			found = true
+			return kv.ErrStop
+		}
+		return nil
+	})
+	return found, err
+}
+
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateGrant lets a grantee principal perform some operations with a key,
+// optionally only with some encryption contexts.
+func (s *KMS) CreateGrant(ctx context.Context, in *kmsclient.CreateGrantInput) (*kmsclient.CreateGrantOutput, error) {
+	return run(s, ctx, "CreateGrant", in, func(c *call) (*kmsclient.CreateGrantOutput, error) {
+		if err := validateGrant(in); err != nil {
+			return nil, err
+		}
+		k, err := s.useKey(c, in.KeyID, "CreateGrant", nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := usable(k); err != nil {
+			return nil, err
+		}
+		grants, err := s.keyGrants(c.tx, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(grants) >= maxGrantsPerKey {
+			return nil, awserr.New(kmsclient.ErrLimitExceeded, "%s already has %d grants.", k.Arn, maxGrantsPerKey)
+		}
+		g, token := s.newGrant(k, in)
+		c.response = map[string]any{"grantId": g.ID}
+		if err := putJSON(c.tx, prefixGrant+k.ID+"/"+g.ID, g); err != nil {
+			return nil, err
+		}
+		return &kmsclient.CreateGrantOutput{GrantToken: token, GrantID: g.ID}, c.tx.Set([]byte(prefixGrantToken+g.TokenHash), []byte(k.ID+"/"+g.ID))
+	})
+}
+
+func validateGrant(in *kmsclient.CreateGrantInput) error {
+	if in.GranteePrincipal == "" || !validPrincipalArn(in.GranteePrincipal) {
+		return awserr.New(kmsclient.ErrValidation, "GranteePrincipal %q is not a valid principal ARN.", in.GranteePrincipal)
+	}
+	if in.RetiringPrincipal != "" && !validPrincipalArn(in.RetiringPrincipal) {
+		return awserr.New(kmsclient.ErrValidation, "RetiringPrincipal %q is not a valid principal ARN.", in.RetiringPrincipal)
+	}
+	if len(in.Operations) == 0 {
+		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value null at 'operations' failed to satisfy constraint: Member must not be null")
+	}
+	for _, op := range in.Operations {
+		if !slices.Contains(grantOperations, op) {
+			return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value '[%s]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: %v]", op, grantOperations)
+		}
+	}
+	if cs := in.Constraints; cs != nil && len(cs.EncryptionContextSubset) > 0 && len(cs.EncryptionContextEquals) > 0 {
+		return awserr.New(kmsclient.ErrValidation, "A grant may have EncryptionContextSubset or EncryptionContextEquals, not both.")
+	}
+	return nil
+}
+
+func (s *KMS) newGrant(k *keyRecord, in *kmsclient.CreateGrantInput) (*grantRecord, string) {
+	id, tok := make([]byte, 32), make([]byte, 48)
+	rand.Read(id)
+	rand.Read(tok)
+	token := base64.RawURLEncoding.EncodeToString(tok)
+	return &grantRecord{
+		ID: hex.EncodeToString(id), KeyID: k.ID, Name: in.Name, TokenHash: tokenHash(token), Created: s.now(),
+		Grantee: in.GranteePrincipal, Retiring: in.RetiringPrincipal, IssuingAccount: "arn:aws:iam::" + s.account + ":root",
+		Operations: slices.Clone(in.Operations), Constraints: (*grantConstraints)(in.Constraints).clone(),
+	}, token
+}
+
+func (s *KMS) keyGrants(tx *kv.Txn, keyID string) ([]*grantRecord, error) {
+	var out []*grantRecord
+	err := scanJSON(tx, prefixGrant+keyID+"/", func(g *grantRecord) error {
+		out = append(out, g)
+		return nil
+	})
+	return out, err
+}
+
+// ListGrants lists a key's grants.
+func (s *KMS) ListGrants(ctx context.Context, in *kmsclient.ListGrantsInput) (*kmsclient.ListGrantsOutput, error) {
+	return run(s, ctx, "ListGrants", in, func(c *call) (*kmsclient.ListGrantsOutput, error) {
+		k, err := s.useKey(c, in.KeyID, "ListGrants", nil)
+		if err != nil {
+			return nil, err
+		}
+		out := &kmsclient.ListGrantsOutput{Grants: []kmsclient.GrantListEntry{}}
+		next, err := page(c.tx, prefixGrant+k.ID+"/", in.Limit, in.Marker, func(g *grantRecord) {
+			if (in.GrantID == "" || g.ID == in.GrantID) && (in.GranteePrincipal == "" || g.Grantee == in.GranteePrincipal) {
+				out.Grants = append(out.Grants, kmsclient.GrantListEntry{
+					KeyID: k.Arn, GrantID: g.ID, Name: g.Name, CreationDate: awstime.New(g.Created),
+					GranteePrincipal: g.Grantee, RetiringPrincipal: g.Retiring, IssuingAccount: g.IssuingAccount,
+					Operations: g.Operations, Constraints: (*kmsclient.GrantConstraints)(g.Constraints),
+				})
+			}
+		})
+		out.NextMarker, out.Truncated = next, next != ""
+		return out, err
+	})
+}
+
+// RetireGrant removes a grant: called by its retiring principal, by its
+// grantee when the grant includes RetireGrant, or by the account's root.
+func (s *KMS) RetireGrant(ctx context.Context, in *kmsclient.RetireGrantInput) (*kmsclient.Empty, error) {
+	return run(s, ctx, "RetireGrant", in, func(c *call) (*kmsclient.Empty, error) {
+		g, err := s.findGrant(c, in)
+		if err != nil {
+			return nil, err
+		}
+		if k, err := s.loadKey(c.tx, keyRef{id: g.KeyID}); err == nil {
+			c.touch(k)
+		}
+		root := "arn:aws:iam::" + s.account + ":root"
+		allowed := c.caller.ARN == g.Retiring || c.caller.ARN == root ||
+			(c.caller.ARN == g.Grantee && slices.Contains(g.Operations, "RetireGrant"))
+		if !allowed {
+			return nil, awserr.New(kmsclient.ErrAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on grant %s", c.caller.ARN, g.ID)
+		}
+		return &kmsclient.Empty{}, removeGrant(c.tx, g)
+	})
+}
+
+func (s *KMS) findGrant(c *call, in *kmsclient.RetireGrantInput) (*grantRecord, error) {
+	key := ""
+	switch {
+	case in.GrantToken != "":
+		ref, err := c.tx.Get([]byte(prefixGrantToken + tokenHash(in.GrantToken)))
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, awserr.New(kmsclient.ErrInvalidGrantToken, "Grant token is not valid.")
+		}
+		if err != nil {
+			return nil, err
+		}
+		key = prefixGrant + string(ref)
+	case in.KeyID != "" && in.GrantID != "":
+		ref, err := s.parseKeyRef(in.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		k, err := s.loadKey(c.tx, ref)
+		if err != nil {
+			return nil, err
+		}
+		key = prefixGrant + k.ID + "/" + in.GrantID
+	default:
+		return nil, awserr.New(kmsclient.ErrValidation, "Specify a GrantToken, or a KeyId and a GrantId.")
+	}
+	g, err := getJSON[grantRecord](c.tx, key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, awserr.New(kmsclient.ErrNotFound, "Grant %s does not exist.", in.GrantID)
+	}
+	return g, err
+}
+
+// RevokeGrant removes a grant; key administrators call it.
+func (s *KMS) RevokeGrant(ctx context.Context, in *kmsclient.RevokeGrantInput) (*kmsclient.Empty, error) {
+	return run(s, ctx, "RevokeGrant", in, func(c *call) (*kmsclient.Empty, error) {
+		k, err := s.useKey(c, in.KeyID, "RevokeGrant", nil)
+		if err != nil {
+			return nil, err
+		}
+		g, err := getJSON[grantRecord](c.tx, prefixGrant+k.ID+"/"+in.GrantID)
+		if errors.Is(err, kv.ErrNotFound) {
+			return nil, awserr.New(kmsclient.ErrInvalidGrantID, "Grant ID %s is not valid for %s.", in.GrantID, k.Arn)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &kmsclient.Empty{}, removeGrant(c.tx, g)
+	})
+}
+
+func removeGrant(tx *kv.Txn, g *grantRecord) error {
+	if err := tx.Delete([]byte(prefixGrantToken + g.TokenHash)); err != nil {
+		return err
+	}
+	return tx.Delete([]byte(prefixGrant + g.KeyID + "/" + g.ID))
+}
+
+// grantConstraints adds matching to the API's constraint shape.
+type grantConstraints kmsclient.GrantConstraints
+
+func (gc *grantConstraints) allow(encCtx map[string]string) bool {
+	if gc == nil {
+		return true
+	}
+	if len(gc.EncryptionContextEquals) > 0 && !contextEqual(gc.EncryptionContextEquals, encCtx) {
+		return false
+	}
+	return contextSubset(gc.EncryptionContextSubset, encCtx)
+}
+
+func (gc *grantConstraints) clone() *grantConstraints {
+	if gc == nil {
+		return nil
+	}
+	return &grantConstraints{EncryptionContextSubset: gc.EncryptionContextSubset, EncryptionContextEquals: gc.EncryptionContextEquals}
+}

@@ -1,0 +1,189 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ebs-dev/ebs/internal/clock"
+	"github.com/ebs-dev/ebs/internal/kv"
+	"github.com/ebs-dev/ebs/kmsclient"
+	"github.com/ebs-dev/ebs/kmsclient/audit"
+	"github.com/ebs-dev/ebs/kmsclient/policy"
+)
+
+// Options configure Open.
+type Options struct {
+	Dir         string // the KMS's own directory, e.g. <data-dir>/kms
+	RootKeyFile string // default <Dir>/root.key, created at first start
+	Region      string // default "local"
+	Account     string // default "000000000000"
+	Clock       clock.Clock
+	Trail       *audit.Trail // required: every call is recorded here
+	Logger      *slog.Logger
+	// ErrorCode maps an error to the AWS error code recorded in the audit
+	// trail; the API layer owns that table. Default: the error's text.
+	ErrorCode func(error) string
+	// SweepInterval is how often automatic rotation and due deletions are
+	// checked in the background (they are also applied on every key access).
+	// Default one minute; negative disables the background sweep.
+	SweepInterval time.Duration
+}
+
+// KMS is the embedded key management service. It is safe for concurrent use.
+type KMS struct {
+	mu        sync.Mutex // serialises every read-modify-write of the store
+	db        *kv.DB
+	root      *rootKey
+	trail     *audit.Trail
+	clock     clock.Clock
+	log       *slog.Logger
+	errorCode func(error) string
+	region    string
+	account   string
+	policies  policyCache
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+var _ kmsclient.Service = (*KMS)(nil)
+
+// Open opens the KMS in o.Dir, creating the root key on first start.
+func Open(o Options) (*KMS, error) {
+	if o.Trail == nil {
+		return nil, errors.New("kms: an audit trail is required")
+	}
+	o = withDefaults(o)
+	root, err := loadRootKey(o.RootKeyFile, o.RootKeyFile == filepath.Join(o.Dir, "root.key"))
+	if err != nil {
+		return nil, err
+	}
+	db, err := kv.Open(filepath.Join(o.Dir, "db"), kv.Options{SyncWrites: true, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &KMS{
+		db: db, root: root, trail: o.Trail, clock: o.Clock, log: o.Logger,
+		errorCode: o.ErrorCode, region: o.Region, account: o.Account,
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go s.sweepLoop(o.SweepInterval)
+	return s, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Region == "" {
+		o.Region = "local"
+	}
+	if o.Account == "" {
+		o.Account = "000000000000"
+	}
+	if o.RootKeyFile == "" {
+		o.RootKeyFile = filepath.Join(o.Dir, "root.key")
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ErrorCode == nil {
+		o.ErrorCode = func(err error) string { return err.Error() }
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = time.Minute
+	}
+	return o
+}
+
+// Close stops the background sweep and closes the store.
+func (s *KMS) Close() error {
+	close(s.stop)
+	<-s.done
+	return s.db.Close()
+}
+
+// Region and Account name where the KMS's keys live.
+func (s *KMS) Region() string  { return s.region }
+func (s *KMS) Account() string { return s.account }
+
+func (s *KMS) now() time.Time { return s.clock.Now().UTC() }
+
+func (s *KMS) sweepLoop(every time.Duration) {
+	defer close(s.done)
+	if every < 0 {
+		<-s.stop
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.Sweep(context.Background()); err != nil {
+				s.log.Error("kms sweep", "err", err)
+			}
+		}
+	}
+}
+
+// Sweep applies what the clock has made due: automatic rotations and the
+// deletion of keys whose waiting period has passed. It runs in the background
+// and after the clock is moved.
+func (s *KMS) Sweep(ctx context.Context) error {
+	var events []*audit.Record
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.db.Update(func(tx *kv.Txn) error {
+			return scanJSON(tx, prefixKey, func(k *keyRecord) error {
+				ev, err := s.applyTime(tx, k)
+				events = append(events, ev...)
+				return err
+			})
+		})
+	}()
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	return s.appendEvents(events)
+}
+
+func (s *KMS) appendEvents(events []*audit.Record) error {
+	for _, ev := range events {
+		if err := s.trail.Append(ev); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	return nil
+}
+
+// policyCache keeps parsed key policies by their text.
+type policyCache struct {
+	mu sync.Mutex
+	m  map[string]*policy.Document
+}
+
+func (c *policyCache) parse(text string) (*policy.Document, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.m[text]; ok {
+		return d, nil
+	}
+	d, err := policy.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil || len(c.m) > 1024 {
+		c.m = map[string]*policy.Document{}
+	}
+	c.m[text] = d
+	return d, nil
+}
