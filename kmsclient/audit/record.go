@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/ebs-dev/ebs/internal/awstime"
+
 	"encoding/json"
 	"strings"
 	"time"
@@ -158,7 +160,7 @@ type Event struct {
 	EventName       string          `json:"EventName"`
 	ReadOnly        string          `json:"ReadOnly"` // "true" or "false"
 	AccessKeyID     string          `json:"AccessKeyId,omitempty"`
-	EventTime       time.Time       `json:"EventTime"` // callers re-encode, e.g. as epoch seconds
+	EventTime       *awstime.Epoch  `json:"EventTime"` // epoch seconds, as CloudTrail's JSON protocol
 	EventSource     string          `json:"EventSource"`
 	Username        string          `json:"Username"`
 	Resources       []EventResource `json:"Resources"`       // never nil, so it encodes as []
@@ -178,7 +180,7 @@ func (r *Record) Event() Event {
 		EventName:   r.EventName,
 		ReadOnly:    "false",
 		AccessKeyID: r.UserIdentity.AccessKeyID,
-		EventTime:   cloudTrailTime(r.EventTime),
+		EventTime:   awstime.New(cloudTrailTime(r.EventTime)),
 		EventSource: r.EventSource,
 		Username:    r.Username(),
 		Resources:   make([]EventResource, 0, len(r.Resources)),

@@ -179,7 +179,7 @@ func TestEvent(t *testing.T) {
 					e.Username, e.ReadOnly, e.AccessKeyID, tc.wantUser, tc.wantRO, tc.identity.AccessKeyID)
 			}
 			if e.EventID != r.EventID || e.EventName != r.EventName || e.EventSource != EventSourceKMS ||
-				!e.EventTime.Equal(r.EventTime) {
+				!e.EventTime.Time.Equal(r.EventTime) {
 				t.Errorf("Event() header = %+v", e)
 			}
 			wantRes := []EventResource{{ResourceType: ResourceKMSKey, ResourceName: keyARN(0)}}

@@ -1,0 +1,76 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ebs-dev/ebs/kmsclient"
+	"github.com/ebs-dev/ebs/kmsclient/audit"
+	"github.com/ebs-dev/ebs/kmsclient/policy"
+)
+
+// awsError is an AWS error code with its HTTP status.
+type awsError struct {
+	Code   string
+	Status int
+}
+
+// Errors of the front end itself.
+var (
+	ErrSerialization    = errors.New("request could not be decoded")
+	ErrUnknownOperation = errors.New("unknown operation")
+	ErrRequestTooLarge  = errors.New("request too large")
+	ErrThrottled        = errors.New("throttled")
+)
+
+// errorTable maps every internal error kind to its AWS code and status: the
+// one place where that mapping lives.
+var errorTable = []struct {
+	kind error
+	awsError
+}{
+	{kmsclient.ErrNotFound, awsError{"NotFoundException", http.StatusBadRequest}},
+	{kmsclient.ErrDisabled, awsError{"DisabledException", http.StatusBadRequest}},
+	{kmsclient.ErrInvalidState, awsError{"KMSInvalidStateException", http.StatusBadRequest}},
+	{kmsclient.ErrInvalidCiphertext, awsError{"InvalidCiphertextException", http.StatusBadRequest}},
+	{kmsclient.ErrIncorrectKey, awsError{"IncorrectKeyException", http.StatusBadRequest}},
+	{kmsclient.ErrAccessDenied, awsError{"AccessDeniedException", http.StatusBadRequest}},
+	{kmsclient.ErrValidation, awsError{"ValidationException", http.StatusBadRequest}},
+	{kmsclient.ErrAlreadyExists, awsError{"AlreadyExistsException", http.StatusBadRequest}},
+	{kmsclient.ErrLimitExceeded, awsError{"LimitExceededException", http.StatusBadRequest}},
+	{kmsclient.ErrInvalidAliasName, awsError{"InvalidAliasNameException", http.StatusBadRequest}},
+	{kmsclient.ErrUnsupportedOperation, awsError{"UnsupportedOperationException", http.StatusBadRequest}},
+	{kmsclient.ErrInvalidGrantID, awsError{"InvalidGrantIdException", http.StatusBadRequest}},
+	{kmsclient.ErrInvalidGrantToken, awsError{"InvalidGrantTokenException", http.StatusBadRequest}},
+	{kmsclient.ErrInvalidMarker, awsError{"InvalidMarkerException", http.StatusBadRequest}},
+	{kmsclient.ErrInvalidArn, awsError{"InvalidArnException", http.StatusBadRequest}},
+	{kmsclient.ErrConflict, awsError{"ConflictException", http.StatusBadRequest}},
+	{kmsclient.ErrInvalidKeyUsage, awsError{"InvalidKeyUsageException", http.StatusBadRequest}},
+	{kmsclient.ErrTag, awsError{"TagException", http.StatusBadRequest}},
+	{kmsclient.ErrInternal, awsError{"KMSInternalException", http.StatusInternalServerError}},
+	{policy.ErrMalformed, awsError{"MalformedPolicyDocumentException", http.StatusBadRequest}},
+	{audit.ErrInvalidNextToken, awsError{"InvalidNextTokenException", http.StatusBadRequest}},
+	{audit.ErrInvalidQuery, awsError{"InvalidLookupAttributesException", http.StatusBadRequest}},
+	{ErrSerialization, awsError{"SerializationException", http.StatusBadRequest}},
+	{ErrUnknownOperation, awsError{"UnknownOperationException", http.StatusBadRequest}},
+	{ErrRequestTooLarge, awsError{"ValidationException", http.StatusRequestEntityTooLarge}},
+	{ErrThrottled, awsError{"ThrottlingException", http.StatusBadRequest}},
+}
+
+var internalFailure = awsError{"InternalFailure", http.StatusInternalServerError}
+
+// Classify returns the AWS error code and HTTP status of err.
+func Classify(err error) (code string, status int) {
+	for _, e := range errorTable {
+		if errors.Is(err, e.kind) {
+			return e.Code, e.Status
+		}
+	}
+	return internalFailure.Code, internalFailure.Status
+}
+
+// ErrorCode is Classify's code alone, for the audit trail.
+func ErrorCode(err error) string {
+	code, _ := Classify(err)
+	return code
+}

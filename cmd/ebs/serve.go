@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/ebs-dev/ebs/api"
+	"github.com/ebs-dev/ebs/internal/awserr"
+	"github.com/ebs-dev/ebs/internal/clock"
+	"github.com/ebs-dev/ebs/kmsclient"
+	"github.com/ebs-dev/ebs/kmsclient/audit"
+	"github.com/ebs-dev/ebs/kmsclient/embedded"
+)
+
+// serveOptions are the flags of `ebs serve`.
+type serveOptions struct {
+	dataDir      string
+	socket       string
+	socketGroup  string
+	region       string
+	account      string
+	rootKeyFile  string
+	clockOffset  time.Duration
+	clockControl bool
+	logLevel     string
+}
+
+func newServeCommand() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the ebs daemon: the KMS, volumes and the API socket",
+		Long: `Run the ebs daemon in the foreground. It owns the data dir (one daemon per dir),
+serves the API on a unix socket (mode 0600, or 0660 for --socket-group) and logs to stderr.
+It is ready when the socket answers: 'ebs wait-ready' blocks until then, and under systemd
+(Type=notify) it sends READY=1. SIGINT or SIGTERM stop it cleanly.`,
+		Example: `  ebs serve --data-dir /var/lib/ebs
+  ebs serve --data-dir /tmp/ebs --socket /tmp/ebs/ebs.sock --clock-control`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return asFailure(runServe(cmd.Context(), o))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", "/var/lib/ebs", "directory that holds keys, volumes and the audit trail")
+	f.StringVar(&o.socket, "socket", "", "API socket path (default <data-dir>/ebs.sock)")
+	f.StringVar(&o.socketGroup, "socket-group", "", "unix group allowed to use the socket (mode 0660); default: root only (0600)")
+	f.StringVar(&o.region, "region", "local", "region in ARNs")
+	f.StringVar(&o.account, "account-id", "000000000000", "account id in ARNs")
+	f.StringVar(&o.rootKeyFile, "root-key-file", "", "32-byte KMS root key file (default <data-dir>/kms/root.key, created at first start)")
+	f.DurationVar(&o.clockOffset, "clock-offset", 0, "run the daemon's clock this far ahead (e.g. 8760h): rotations and deletions that are due happen at start")
+	f.BoolVar(&o.clockControl, "clock-control", false, "let root move the daemon's clock forward at run time (ebs debug advance-clock)")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func runServe(ctx context.Context, o serveOptions) error {
+	log, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	if o.socket == "" {
+		o.socket = filepath.Join(o.dataDir, "ebs.sock")
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	unlock, err := lockDataDir(o.dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	var clk clock.Clock = clock.Real{}
+	var offset *clock.Offset
+	if o.clockOffset != 0 || o.clockControl {
+		offset = clock.NewOffset(o.clockOffset)
+		clk = offset
+	}
+	trail, err := audit.Open(filepath.Join(o.dataDir, "cloudtrail", "events.jsonl"))
+	if err != nil {
+		return fmt.Errorf("audit trail: %w", err)
+	}
+	defer trail.Close()
+	kms, err := embedded.Open(embedded.Options{
+		Dir: filepath.Join(o.dataDir, "kms"), RootKeyFile: o.rootKeyFile, Region: o.region, Account: o.account,
+		Clock: clk, Trail: trail, Logger: log, ErrorCode: api.ErrorCode,
+	})
+	if err != nil {
+		return fmt.Errorf("kms: %w", err)
+	}
+	defer kms.Close()
+	if err := kms.Sweep(ctx); err != nil {
+		return err
+	}
+
+	cfg := api.Config{KMS: kms, Trail: trail, Account: o.account, Region: o.region, Logger: log}
+	if o.clockControl {
+		cfg.Clock = clockControl{offset: offset, kms: kms}
+	}
+	l, err := listenSocket(o.socket, o.socketGroup)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(o.socket)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log.Info("ebs daemon ready", "data_dir", o.dataDir, "socket", o.socket, "region", o.region, "account", o.account)
+	notifySystemd("READY=1")
+	err = api.New(cfg).Serve(ctx, l)
+	log.Info("ebs daemon stopping")
+	return err
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
+}
+
+// lockDataDir takes an exclusive lock on <dir>/LOCK so that a second daemon
+// on the same dir fails at once.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "LOCK")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("data dir %s is in use by another ebs daemon (pid %s): stop it first, or use another --data-dir", dir, string(holder))
+		}
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
+	return func() { f.Truncate(0); f.Close() }, nil
+}
+
+// listenSocket listens on a unix socket readable only by root (0600), or by
+// root and a group (0660). A stale socket file is replaced: the data-dir lock
+// proves no other daemon uses it.
+func listenSocket(path, group string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("socket dir: %w", err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket: %w", err)
+	}
+	old := unix.Umask(0o177)
+	l, err := net.Listen("unix", path)
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
+	if group == "" {
+		return l, nil
+	}
+	g, err := user.LookupGroup(group)
+	if err == nil {
+		gid, _ := strconv.Atoi(g.Gid)
+		if err = os.Chown(path, 0, gid); err == nil {
+			err = os.Chmod(path, 0o660)
+		}
+	}
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("--socket-group %s: %w", group, err)
+	}
+	return l, nil
+}
+
+// notifySystemd sends a sd_notify message when NOTIFY_SOCKET is set.
+func notifySystemd(msg string) {
+	addr := os.Getenv("NOTIFY_SOCKET")
+	if addr == "" {
+		return
+	}
+	if addr[0] == '@' {
+		addr = "\x00" + addr[1:]
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: addr, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	c.Write([]byte(msg))
+}
+
+// clockControl moves the daemon's clock and applies due rotations and deletions.
+type clockControl struct {
+	offset *clock.Offset
+	kms    *embedded.KMS
+}
+
+func (c clockControl) Advance(ctx context.Context, d time.Duration) (time.Time, error) {
+	if d < 0 {
+		return time.Time{}, awserr.New(kmsclient.ErrValidation, "The clock only moves forward.")
+	}
+	c.offset.Advance(d)
+	if err := c.kms.Sweep(ctx); err != nil {
+		return time.Time{}, err
+	}
+	return c.offset.Now(), nil
+}
