@@ -153,3 +153,39 @@ func (g logger) Errorf(f string, a ...any)   { g.l.Error(fmt.Sprintf(f, a...)) }
 func (g logger) Warningf(f string, a ...any) { g.l.Warn(fmt.Sprintf(f, a...)) }
 func (g logger) Infof(string, ...any)        {}
 func (g logger) Debugf(string, ...any)       {}
+
+// Batch applies many writes without one transaction's size limit: the
+// writes are split into as many transactions as needed, so a crash may
+// leave a prefix of them applied. Use it for idempotent writes.
+type Batch struct {
+	wb *badger.WriteBatch
+}
+
+// WriteBatch runs fn with a Batch and flushes it.
+func (d *DB) WriteBatch(fn func(b *Batch) error) error {
+	wb := d.db.NewWriteBatch()
+	defer wb.Cancel()
+	if err := fn(&Batch{wb: wb}); err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("kv batch: %w", err)
+	}
+	return nil
+}
+
+// Set stores value under key.
+func (b *Batch) Set(key, value []byte) error {
+	if err := b.wb.Set(key, value); err != nil {
+		return fmt.Errorf("kv batch set: %w", err)
+	}
+	return nil
+}
+
+// Delete removes key.
+func (b *Batch) Delete(key []byte) error {
+	if err := b.wb.Delete(key); err != nil {
+		return fmt.Errorf("kv batch delete: %w", err)
+	}
+	return nil
+}

@@ -67,3 +67,30 @@ func TestSecondOpenFails(t *testing.T) {
 		t.Fatal("a second Open of the same dir succeeded")
 	}
 }
+
+func TestWriteBatchLarge(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n = 200000 // well past one transaction's limit
+	err = db.WriteBatch(func(b *Batch) error {
+		for i := 0; i < n; i++ {
+			if err := b.Set([]byte(fmt.Sprintf("b/%08d", i)), make([]byte, 8)); err != nil {
+				return err
+			}
+		}
+		return b.Delete([]byte("b/00000000"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	db.View(func(tx *Txn) error {
+		return tx.Scan([]byte("b/"), nil, func(k, v []byte) error { count++; return nil })
+	})
+	if count != n-1 {
+		t.Fatalf("%d keys, want %d", count, n-1)
+	}
+}

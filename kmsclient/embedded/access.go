@@ -90,7 +90,6 @@ func (s *KMS) GetKeyPolicy(ctx context.Context, in *kmsclient.GetKeyPolicyInput)
 		if err := checkPolicyName(in.PolicyName); err != nil {
 			return nil, err
 		}
-		c.response = map[string]any{}
 		return &kmsclient.GetKeyPolicyOutput{Policy: k.Policy, PolicyName: "default"}, nil
 	})
 }

@@ -70,8 +70,17 @@ func run[Out any](s *KMS, ctx context.Context, name string, in any, fn func(c *c
 			return err
 		})
 	}()
-	if err == nil && !cryptoOps[name] && c.response == nil {
-		c.response = out
+	if err != nil && len(c.events) > 0 {
+		// The failed call's transaction was discarded, and with it the
+		// rotations or deletion that touching its keys applied: apply them
+		// for good, and record them once, before the call.
+		c.events = nil
+		if serr := s.Sweep(ctx); serr != nil {
+			s.log.Error("kms sweep after a failed call", "op", name, "err", serr)
+		}
+	}
+	if _, empty := any(out).(*kmsclient.Empty); err == nil && !c.readOnly && c.response == nil && !empty {
+		c.response = out // CloudTrail logs null for reads and empty responses
 	}
 	if aerr := s.appendEvents(append(c.events, s.record(c, err))); aerr != nil {
 		s.log.Error("audit trail write failed", "op", name, "err", aerr)
@@ -170,13 +179,25 @@ func camelMap(v any) map[string]any {
 	return camel(m).(map[string]any)
 }
 
-// camel lowercases the first letter of every member name, at every depth.
+// Members whose values are the caller's data (encryption contexts), logged
+// as given.
+var verbatimMembers = map[string]bool{
+	"EncryptionContext": true, "SourceEncryptionContext": true, "DestinationEncryptionContext": true,
+	"EncryptionContextSubset": true, "EncryptionContextEquals": true,
+}
+
+// camel lowercases the first letter of every member name, at every depth,
+// but not the keys of an encryption context.
 func camel(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, val := range v {
-			if !secretMembers[k] {
+			switch {
+			case secretMembers[k]:
+			case verbatimMembers[k]:
+				out[lowerFirst(k)] = val
+			default:
 				out[lowerFirst(k)] = camel(val)
 			}
 		}

@@ -42,7 +42,7 @@ func (s *KMS) open(c *call, ciphertext []byte, keyID, action string, encCtx map[
 	}
 	k, err := getJSON[keyRecord](c.tx, prefixKey+h.KeyID.String())
 	if errors.Is(err, kv.ErrNotFound) {
-		return nil, nil, "", awserr.New(kmsclient.ErrAccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+		return nil, nil, "", errUnknownKeyInBlob()
 	}
 	if err != nil {
 		return nil, nil, "", err
@@ -61,6 +61,9 @@ func (s *KMS) open(c *call, ciphertext []byte, keyID, action string, encCtx map[
 		}
 	}
 	if k, err = s.useKey(c, k.ID, action, encCtx); err != nil {
+		if errors.Is(err, kmsclient.ErrNotFound) { // deleted now: its deletion date had passed
+			return nil, nil, "", errUnknownKeyInBlob()
+		}
 		return nil, nil, "", err
 	}
 	if err := usable(k); err != nil && !(allowPending && k.State == statePendingDeletion) {
@@ -80,6 +83,10 @@ func (s *KMS) open(c *call, ciphertext []byte, keyID, action string, encCtx map[
 		return nil, nil, "", awserr.New(kmsclient.ErrInvalidCiphertext, "")
 	}
 	return k, plain, m.ID, nil
+}
+
+func errUnknownKeyInBlob() error {
+	return awserr.New(kmsclient.ErrAccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
 }
 
 func validateBlob(b []byte) error {
