@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/ebs-dev/ebs/blockdev"
+
 	"github.com/ebs-dev/ebs/kmsclient"
 	"github.com/ebs-dev/ebs/kmsclient/audit"
 	"github.com/ebs-dev/ebs/kmsclient/policy"
@@ -51,6 +53,15 @@ var errorTable = []struct {
 	{policy.ErrMalformed, awsError{"MalformedPolicyDocumentException", http.StatusBadRequest}},
 	{audit.ErrInvalidNextToken, awsError{"InvalidNextTokenException", http.StatusBadRequest}},
 	{audit.ErrInvalidQuery, awsError{"InvalidLookupAttributesException", http.StatusBadRequest}},
+	{blockdev.ErrVolumeNotFound, awsError{"InvalidVolume.NotFound", http.StatusBadRequest}},
+	{blockdev.ErrVolumeInUse, awsError{"VolumeInUse", http.StatusBadRequest}},
+	{blockdev.ErrIncorrectState, awsError{"IncorrectState", http.StatusBadRequest}},
+	{blockdev.ErrInvalidParameterValue, awsError{"InvalidParameterValue", http.StatusBadRequest}},
+	{blockdev.ErrInvalidParameterDependency, awsError{"InvalidParameterDependency", http.StatusBadRequest}},
+	{blockdev.ErrInvalidParameterCombination, awsError{"InvalidParameterCombination", http.StatusBadRequest}},
+	{blockdev.ErrMissingParameter, awsError{"MissingParameter", http.StatusBadRequest}},
+	{blockdev.ErrUnsupportedOperation, awsError{"UnsupportedOperation", http.StatusBadRequest}},
+	{blockdev.ErrInvalidDataKey, awsError{"InvalidKMSKey.InvalidState", http.StatusBadRequest}},
 	{ErrSerialization, awsError{"SerializationException", http.StatusBadRequest}},
 	{ErrUnknownOperation, awsError{"UnknownOperationException", http.StatusBadRequest}},
 	{ErrRequestTooLarge, awsError{"ValidationException", http.StatusRequestEntityTooLarge}},

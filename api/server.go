@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ebs-dev/ebs/ec2"
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/kmsclient"
 )
@@ -34,6 +35,8 @@ type Config struct {
 	Logger  *slog.Logger
 	// Clock, if set, lets callers move the daemon's clock (ebs serve --clock-control).
 	Clock ClockControl
+	// EC2, if set, serves the volume operations.
+	EC2 *ec2.Service
 }
 
 // ClockControl moves the daemon's clock and applies what became due.
@@ -57,6 +60,7 @@ func New(cfg Config) *Server {
 	s.registerKMS()
 	s.registerCloudTrail()
 	s.registerDebug()
+	s.registerEC2()
 	return s
 }
 

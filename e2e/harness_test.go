@@ -59,12 +59,24 @@ func startDaemon(t *testing.T, dataDir string, extra ...string) *daemon {
 			d.socket = extra[i+1]
 		}
 	}
+	hasMount := false
+	for _, a := range extra {
+		hasMount = hasMount || a == "--mount-dir"
+	}
+	if !hasMount {
+		extra = append(extra, "--mount-dir", filepath.Join(t.TempDir(), "mnt"))
+	}
 	d.args = append([]string{"serve", "--data-dir", dataDir, "--clock-control"}, extra...)
 	d.start()
 	t.Cleanup(func() {
 		if d.cmd != nil {
-			d.cmd.Process.Kill()
-			<-d.exited
+			d.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-d.exited:
+			case <-time.After(20 * time.Second):
+				d.cmd.Process.Kill()
+				<-d.exited
+			}
 			d.cmd = nil
 		}
 		if t.Failed() {

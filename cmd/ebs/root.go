@@ -69,6 +69,7 @@ error, 255 anything else (for example, the daemon is not running).`,
 	cmd.AddCommand(
 		newServeCommand(),
 		newGroupCommand(a, kmsGroup()),
+		newGroupCommand(a, ec2Group()),
 		newGroupCommand(a, cloudtrailGroup()),
 		newGroupCommand(a, debugGroup()),
 		newWaitReadyCommand(a),

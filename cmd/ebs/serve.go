@@ -21,7 +21,6 @@ import (
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/clock"
 	"github.com/ebs-dev/ebs/kmsclient"
-	"github.com/ebs-dev/ebs/kmsclient/audit"
 	"github.com/ebs-dev/ebs/kmsclient/embedded"
 )
 
@@ -36,6 +35,7 @@ type serveOptions struct {
 	clockOffset  time.Duration
 	clockControl bool
 	logLevel     string
+	mountDir     string
 }
 
 func newServeCommand() *cobra.Command {
@@ -64,6 +64,7 @@ It is ready when the socket answers: 'ebs wait-ready' blocks until then, and und
 	f.DurationVar(&o.clockOffset, "clock-offset", 0, "run the daemon's clock this far ahead (e.g. 8760h): rotations and deletions that are due happen at start")
 	f.BoolVar(&o.clockControl, "clock-control", false, "let root move the daemon's clock forward at run time (ebs debug advance-clock)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.mountDir, "mount-dir", "/run/ebs/volumes", "FUSE mount where each attached volume is a file named by its id")
 	return cmd
 }
 
@@ -75,6 +76,11 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if o.socket == "" {
 		o.socket = filepath.Join(o.dataDir, "ebs.sock")
 	}
+	for _, p := range []*string{&o.dataDir, &o.mountDir, &o.socket} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -83,33 +89,12 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer unlock()
-
-	var clk clock.Clock = clock.Real{}
-	var offset *clock.Offset
-	if o.clockOffset != 0 || o.clockControl {
-		offset = clock.NewOffset(o.clockOffset)
-		clk = offset
+	d, err := openDaemon(ctx, o, log)
+	if d != nil {
+		defer d.close()
 	}
-	trail, err := audit.Open(filepath.Join(o.dataDir, "cloudtrail", "events.jsonl"))
 	if err != nil {
-		return fmt.Errorf("audit trail: %w", err)
-	}
-	defer trail.Close()
-	kms, err := embedded.Open(embedded.Options{
-		Dir: filepath.Join(o.dataDir, "kms"), RootKeyFile: o.rootKeyFile, Region: o.region, Account: o.account,
-		Clock: clk, Trail: trail, Logger: log, ErrorCode: api.ErrorCode,
-	})
-	if err != nil {
-		return fmt.Errorf("kms: %w", err)
-	}
-	defer kms.Close()
-	if err := kms.Sweep(ctx); err != nil {
 		return err
-	}
-
-	cfg := api.Config{KMS: kms, Trail: trail, Account: o.account, Region: o.region, Logger: log}
-	if o.clockControl {
-		cfg.Clock = clockControl{offset: offset, kms: kms}
 	}
 	l, err := listenSocket(o.socket, o.socketGroup)
 	if err != nil {
@@ -119,9 +104,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	log.Info("ebs daemon ready", "data_dir", o.dataDir, "socket", o.socket, "region", o.region, "account", o.account)
+	log.Info("ebs daemon ready", "data_dir", o.dataDir, "mount_dir", o.mountDir, "socket", o.socket, "region", o.region, "account", o.account)
 	notifySystemd("READY=1")
-	err = api.New(cfg).Serve(ctx, l)
+	err = api.New(d.apiConfig(o)).Serve(ctx, l)
 	log.Info("ebs daemon stopping")
 	return err
 }

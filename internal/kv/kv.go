@@ -39,6 +39,7 @@ func Open(dir string, o Options) (*DB, error) {
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(8 << 20).
 		WithValueThreshold(1 << 10).
+		WithValueLogFileSize(64 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).

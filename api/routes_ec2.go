@@ -1,0 +1,24 @@
+package api
+
+func (s *Server) registerEC2() {
+	e := s.cfg.EC2
+	if e == nil {
+		return
+	}
+	for name, h := range map[string]handler{
+		"CreateVolume":                  op(e.CreateVolume),
+		"DescribeVolumes":               op(e.DescribeVolumes),
+		"DeleteVolume":                  op(e.DeleteVolume),
+		"ModifyVolume":                  op(e.ModifyVolume),
+		"AttachVolume":                  op(e.AttachVolume),
+		"DetachVolume":                  op(e.DetachVolume),
+		"GetEbsEncryptionByDefault":     op(e.GetEbsEncryptionByDefault),
+		"EnableEbsEncryptionByDefault":  op(e.EnableEbsEncryptionByDefault),
+		"DisableEbsEncryptionByDefault": op(e.DisableEbsEncryptionByDefault),
+		"GetEbsDefaultKmsKeyId":         op(e.GetEbsDefaultKmsKeyId),
+		"ModifyEbsDefaultKmsKeyId":      op(e.ModifyEbsDefaultKmsKeyId),
+		"ResetEbsDefaultKmsKeyId":       op(e.ResetEbsDefaultKmsKeyId),
+	} {
+		s.routes["ec2/"+name] = h
+	}
+}

@@ -1,0 +1,106 @@
+// Command runner measures fio jobs against the benchmark targets side by
+// side, in one run, and writes bench/results/latest.{json,md}.
+//
+//	go run ./bench/runner [--quick] [--repeat 3] [--targets memfuse,ebs-encrypted,ebs-unencrypted]
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+type options struct {
+	ebsBin, memfuseBin string
+	jobsDir, outDir    string
+	runtime            time.Duration
+	size               string
+	repeat             int
+	targets            []string
+	jobs               []string
+}
+
+func main() {
+	var o options
+	var quick bool
+	var targets, jobs string
+	flag.StringVar(&o.ebsBin, "ebs", "bin/ebs", "the ebs binary")
+	flag.StringVar(&o.memfuseBin, "memfuse", "bin/memfuse", "the memfuse binary")
+	flag.StringVar(&o.jobsDir, "jobs-dir", "bench/jobs", "fio job files")
+	flag.StringVar(&o.outDir, "out", "bench/results", "where results go")
+	flag.BoolVar(&quick, "quick", false, "2 s per job instead of 10 s")
+	flag.IntVar(&o.repeat, "repeat", 1, "runs per job; the median is kept")
+	flag.StringVar(&o.size, "size", "1G", "fio file size")
+	flag.StringVar(&targets, "targets", "memfuse,ebs-encrypted,ebs-unencrypted", "targets, comma-separated")
+	flag.StringVar(&jobs, "jobs", "", "job names, comma-separated (default: every file in --jobs-dir)")
+	flag.Parse()
+	o.runtime = 10 * time.Second
+	if quick {
+		o.runtime = 2 * time.Second
+	}
+	o.targets = strings.Split(targets, ",")
+	if jobs != "" {
+		o.jobs = strings.Split(jobs, ",")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(o, log); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options, log *slog.Logger) error {
+	if len(o.jobs) == 0 {
+		files, _ := filepath.Glob(filepath.Join(o.jobsDir, "*.fio"))
+		for _, f := range files {
+			o.jobs = append(o.jobs, strings.TrimSuffix(filepath.Base(f), ".fio"))
+		}
+	}
+	work, err := os.MkdirTemp("", "ebs-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	res := &results{Date: time.Now().UTC().Format(time.RFC3339), Runtime: o.runtime.String(), Size: o.size, Jobs: o.jobs, Host: hostInfo()}
+	for _, name := range o.targets {
+		t, err := newTarget(name, o, work, log)
+		if err != nil {
+			res.Skipped = append(res.Skipped, skipped{Target: name, Reason: err.Error()})
+			log.Warn("target skipped", "target", name, "reason", err)
+			continue
+		}
+		tr, err := measure(t, o, log)
+		t.teardown()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		res.Targets = append(res.Targets, tr)
+	}
+	return res.write(o.outDir)
+}
+
+// measure pre-fills the target and runs every job on it.
+func measure(t *target, o options, log *slog.Logger) (targetResult, error) {
+	tr := targetResult{Name: t.name, Description: t.description, Jobs: map[string]jobResult{}}
+	log.Info("pre-filling", "target", t.name, "file", t.path)
+	if err := prefill(t.path, o.size); err != nil {
+		return tr, err
+	}
+	for _, job := range o.jobs {
+		var runs []jobResult
+		for i := 0; i < o.repeat; i++ {
+			r, err := runFio(filepath.Join(o.jobsDir, job+".fio"), t.path, o)
+			if err != nil {
+				return tr, fmt.Errorf("job %s: %w", job, err)
+			}
+			runs = append(runs, r)
+		}
+		tr.Jobs[job] = median(runs)
+		log.Info("measured", "target", t.name, "job", job, "result", tr.Jobs[job].String())
+	}
+	return tr, nil
+}

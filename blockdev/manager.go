@@ -1,0 +1,364 @@
+package blockdev
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ebs-dev/ebs/blockdev/store"
+	"github.com/ebs-dev/ebs/blockdev/xts"
+	"github.com/ebs-dev/ebs/internal/awserr"
+	"github.com/ebs-dev/ebs/internal/awstime"
+	"github.com/ebs-dev/ebs/internal/clock"
+	"github.com/ebs-dev/ebs/internal/kv"
+	"github.com/ebs-dev/ebs/kmsclient"
+)
+
+// KMS is what volumes need from the key management service.
+type KMS interface {
+	GenerateDataKeyWithoutPlaintext(ctx context.Context, in *kmsclient.GenerateDataKeyInput) (*kmsclient.GenerateDataKeyOutput, error)
+	Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error)
+	CreateGrant(ctx context.Context, in *kmsclient.CreateGrantInput) (*kmsclient.CreateGrantOutput, error)
+	RetireGrant(ctx context.Context, in *kmsclient.RetireGrantInput) (*kmsclient.Empty, error)
+	DescribeKey(ctx context.Context, in *kmsclient.KeyIDInput) (*kmsclient.KeyMetadataOutput, error)
+}
+
+// Config configures a Manager.
+type Config struct {
+	DB      *kv.DB       // volume records and settings
+	Store   *store.Store // blocks
+	KMS     KMS
+	Region  string
+	Account string
+	Clock   clock.Clock
+	Logger  *slog.Logger
+}
+
+// Manager owns the volumes: their records, their data keys and, while
+// attached, their data paths. Control-plane operations are serialised.
+type Manager struct {
+	cfg      Config
+	mu       sync.Mutex
+	attached map[string]*Volume
+}
+
+// NewManager returns a Manager.
+func NewManager(cfg Config) *Manager {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Manager{cfg: cfg, attached: map[string]*Volume{}}
+}
+
+// Volume states.
+const (
+	stateAvailable = "available"
+	stateInUse     = "in-use"
+)
+
+// principal is who attached a volume, so that the daemon can attach it again
+// as the same principal after a restart.
+type principal struct {
+	ARN, AccountID, PrincipalID, Type, UserName string
+}
+
+type volumeRecord struct {
+	ID         string     `json:"id"`
+	SizeGiB    int64      `json:"sizeGiB"`
+	VolumeType string     `json:"volumeType"`
+	Created    time.Time  `json:"created"`
+	SnapshotID string     `json:"snapshotId,omitempty"`
+	Encrypted  bool       `json:"encrypted"`
+	KmsKeyArn  string     `json:"kmsKeyArn,omitempty"`
+	WrappedKey []byte     `json:"wrappedKey,omitempty"` // the KMS ciphertext blob of the 64-byte XTS key
+	DataKeyID  string     `json:"dataKeyId,omitempty"`  // DataEncryptionKeyId: the same along a lineage sharing the key
+	Lineage    uint64     `json:"lineage"`
+	Gen        uint64     `json:"gen"`
+	State      string     `json:"state"`
+	Device     string     `json:"device,omitempty"`
+	AttachTime time.Time  `json:"attachTime,omitzero"`
+	AttachedBy *principal `json:"attachedBy,omitempty"`
+	GrantID    string     `json:"grantId,omitempty"`
+}
+
+func (r *volumeRecord) blocks() uint64 { return uint64(r.SizeGiB) << 30 / BlockSize }
+
+const (
+	prefixVolume = "v/"
+	keyLineage   = "seq/lineage"
+)
+
+func (m *Manager) load(tx *kv.Txn, id string) (*volumeRecord, error) {
+	raw, err := tx.Get([]byte(prefixVolume + id))
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, awserr.New(ErrVolumeNotFound, "The volume '%s' does not exist.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := new(volumeRecord)
+	if err := json.Unmarshal(raw, r); err != nil {
+		return nil, fmt.Errorf("volume record %s: %w", id, err)
+	}
+	return r, nil
+}
+
+func (m *Manager) save(tx *kv.Txn, r *volumeRecord) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Set([]byte(prefixVolume+r.ID), raw)
+}
+
+// update loads a record, lets fn change it, and saves it durably.
+func (m *Manager) update(id string, fn func(r *volumeRecord) error) (*volumeRecord, error) {
+	var rec *volumeRecord
+	err := m.cfg.DB.Update(func(tx *kv.Txn) error {
+		r, err := m.load(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		rec = r
+		return m.save(tx, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, m.cfg.DB.Sync()
+}
+
+func (m *Manager) get(id string) (*volumeRecord, error) {
+	var rec *volumeRecord
+	err := m.cfg.DB.View(func(tx *kv.Txn) error {
+		var err error
+		rec, err = m.load(tx, id)
+		return err
+	})
+	return rec, err
+}
+
+func (m *Manager) nextLineage(tx *kv.Txn) (uint64, error) {
+	var n uint64
+	raw, err := tx.Get([]byte(keyLineage))
+	switch {
+	case err == nil && len(raw) == 8:
+		n = binary.BigEndian.Uint64(raw)
+	case err != nil && !errors.Is(err, kv.ErrNotFound):
+		return 0, err
+	}
+	n++
+	return n, tx.Set([]byte(keyLineage), binary.BigEndian.AppendUint64(nil, n))
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 9)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)[:17]
+}
+
+var volumeTypes = []string{"gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"}
+
+// viaEC2 marks the caller's KMS calls as made through EC2, as AWS does: the
+// audit trail shows invokedBy ec2.amazonaws.com and kms:ViaService policies
+// (the aws/ebs key's) admit them.
+func (m *Manager) viaEC2(ctx context.Context) context.Context {
+	c, _ := kmsclient.CallerFrom(ctx)
+	c.ViaService = "ec2." + m.cfg.Region + ".amazonaws.com"
+	return kmsclient.WithCaller(ctx, c)
+}
+
+// Create makes a new, empty volume. An encrypted volume gets a 64-byte
+// AES-256-XTS data key from GenerateDataKeyWithoutPlaintext under the CMK
+// (or the default key), bound to {"aws:ebs:id": volume id}; only the
+// wrapped key is kept.
+func (m *Manager) Create(ctx context.Context, in *CreateVolumeInput) (*VolumeInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if in.SnapshotID != "" {
+		return nil, awserr.New(ErrUnsupportedOperation, "Volumes from snapshots are not supported yet.")
+	}
+	if in.Size < 1 || in.Size > 16384 {
+		return nil, awserr.New(ErrInvalidParameterValue, "Volume size %d GiB is out of range: it must be between 1 and 16384.", in.Size)
+	}
+	if in.VolumeType == "" {
+		in.VolumeType = "gp3"
+	}
+	if !slices.Contains(volumeTypes, in.VolumeType) {
+		return nil, awserr.New(ErrInvalidParameterValue, "Value (%s) for parameter volumeType is invalid.", in.VolumeType)
+	}
+	enc, keyID, err := m.encryptionFor(in.Encrypted, in.KmsKeyID)
+	if err != nil {
+		return nil, err
+	}
+	r := &volumeRecord{ID: newID("vol-"), SizeGiB: in.Size, VolumeType: in.VolumeType, Created: m.cfg.Clock.Now(), Gen: 1, State: stateAvailable}
+	if enc {
+		if err := m.newDataKey(ctx, r, keyID); err != nil {
+			return nil, err
+		}
+	}
+	err = m.cfg.DB.Update(func(tx *kv.Txn) error {
+		if r.Lineage, err = m.nextLineage(tx); err != nil {
+			return err
+		}
+		return m.save(tx, r)
+	})
+	if err == nil {
+		err = m.cfg.DB.Sync()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create volume: %w", err)
+	}
+	return m.info(r), nil
+}
+
+// newDataKey has the KMS generate the volume's data key under keyID.
+func (m *Manager) newDataKey(ctx context.Context, r *volumeRecord, keyID string) error {
+	out, err := m.cfg.KMS.GenerateDataKeyWithoutPlaintext(m.viaEC2(ctx), &kmsclient.GenerateDataKeyInput{
+		KeyID: keyID, NumberOfBytes: xts.KeySize, EncryptionContext: map[string]string{"aws:ebs:id": r.ID},
+	})
+	if err != nil {
+		return err
+	}
+	r.Encrypted, r.KmsKeyArn, r.WrappedKey, r.DataKeyID = true, out.KeyID, out.CiphertextBlob, newID("dek-")
+	return nil
+}
+
+// encryptionFor applies AWS's rules: KmsKeyId needs Encrypted (unless
+// encryption by default is on); encryption by default encrypts every new
+// volume; no key named means the default key.
+func (m *Manager) encryptionFor(encrypted *bool, kmsKeyID string) (bool, string, error) {
+	def, err := m.defaults()
+	if err != nil {
+		return false, "", err
+	}
+	enc := def.ByDefault || (encrypted != nil && *encrypted)
+	if kmsKeyID != "" && !enc {
+		return false, "", awserr.New(ErrInvalidParameterDependency, "The parameter KmsKeyId requires the parameter Encrypted to be set.")
+	}
+	if kmsKeyID == "" {
+		kmsKeyID = def.keyID()
+	}
+	return enc, kmsKeyID, nil
+}
+
+// Describe lists volumes, all or the ones named.
+func (m *Manager) Describe(ctx context.Context, in *DescribeVolumesInput) (*DescribeVolumesOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := &DescribeVolumesOutput{Volumes: []VolumeInfo{}}
+	if len(in.VolumeIDs) > 0 {
+		for _, id := range in.VolumeIDs {
+			r, err := m.get(id)
+			if err != nil {
+				return nil, err
+			}
+			out.Volumes = append(out.Volumes, *m.info(r))
+		}
+		return out, nil
+	}
+	err := m.cfg.DB.View(func(tx *kv.Txn) error {
+		return tx.Scan([]byte(prefixVolume), nil, func(_, v []byte) error {
+			r := new(volumeRecord)
+			if err := json.Unmarshal(v, r); err != nil {
+				return err
+			}
+			out.Volumes = append(out.Volumes, *m.info(r))
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (m *Manager) info(r *volumeRecord) *VolumeInfo {
+	v := &VolumeInfo{
+		VolumeID: r.ID, Size: r.SizeGiB, SnapshotID: r.SnapshotID, AvailabilityZone: m.cfg.Region + "a",
+		State: r.State, CreateTime: awstime.New(r.Created), Attachments: []Attachment{}, Encrypted: r.Encrypted,
+		KmsKeyID: r.KmsKeyArn, VolumeType: r.VolumeType, DataEncryptionKeyID: r.DataKeyID,
+	}
+	if vol := m.attached[r.ID]; vol != nil {
+		v.AllocatedBytes = vol.AllocatedBytes()
+	}
+	if r.State == stateInUse {
+		v.Attachments = append(v.Attachments, Attachment{
+			VolumeID: r.ID, Device: r.Device, State: "attached", AttachTime: awstime.New(r.AttachTime), InstanceID: "local",
+		})
+	}
+	return v
+}
+
+// Delete removes a volume that is not attached, and its blocks.
+func (m *Manager) Delete(ctx context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	if r.State == stateInUse || m.attached[id] != nil {
+		return awserr.New(ErrVolumeInUse, "Volume %s is currently attached to %s.", id, r.Device)
+	}
+	if err := m.cfg.Store.DeleteLineage(r.Lineage); err != nil {
+		return err
+	}
+	err = m.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixVolume + id)) })
+	if err == nil {
+		err = m.cfg.DB.Sync()
+	}
+	return err
+}
+
+// Modify changes a volume's type or grows it while it is detached. It
+// refuses to encrypt a volume in place, and says how to.
+func (m *Manager) Modify(ctx context.Context, in *ModifyVolumeInput) (*VolumeInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, err := m.get(in.VolumeID)
+	if err != nil {
+		return nil, err
+	}
+	if (in.Encrypted != nil && *in.Encrypted) || in.KmsKeyID != "" {
+		return nil, awserr.New(ErrUnsupportedOperation,
+			"Volume %[1]s cannot be encrypted in place. Encrypt it by copy: "+
+				"'ebs ec2 create-snapshot --volume-id %[1]s', then 'ebs ec2 copy-snapshot --source-snapshot-id <snap> --encrypted [--kms-key-id K]', "+
+				"then 'ebs ec2 create-volume --snapshot-id <copy>' (or 'ebs ec2 encrypt-volume --volume-id %[1]s' for all three).", r.ID)
+	}
+	if in.VolumeType != "" && !slices.Contains(volumeTypes, in.VolumeType) {
+		return nil, awserr.New(ErrInvalidParameterValue, "Value (%s) for parameter volumeType is invalid.", in.VolumeType)
+	}
+	size := r.SizeGiB
+	if in.Size != nil {
+		size = *in.Size
+	}
+	if size < r.SizeGiB || size > 16384 {
+		return nil, awserr.New(ErrInvalidParameterValue, "New size %d GiB must be at least the current %d GiB and at most 16384.", size, r.SizeGiB)
+	}
+	if size > r.SizeGiB && r.State == stateInUse {
+		return nil, awserr.New(ErrIncorrectState, "Volume %s must be detached to grow it.", r.ID)
+	}
+	r, err = m.update(r.ID, func(r *volumeRecord) error {
+		r.SizeGiB = size
+		if in.VolumeType != "" {
+			r.VolumeType = in.VolumeType
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.info(r), nil
+}

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+
+	"github.com/ebs-dev/ebs/internal/kv"
+)
+
+// mapRef names one map entry of a lineage.
+type mapRef struct{ lba, birth uint64 }
+
+// Lineage is the open head of a lineage: the blocks a volume reads and
+// writes. Callers must not run two operations on the same block at once
+// (the volume layer holds a lock per block); operations on different
+// blocks may run concurrently.
+type Lineage struct {
+	s      *Store
+	id     uint64
+	blocks uint64
+
+	mu      sync.Mutex
+	gen     uint64
+	head    *table
+	pending map[mapRef]uint64 // map changes not yet committed: slot, or deleted
+}
+
+// OpenLineage opens the head of lineage id, whose next writes belong to
+// generation gen (>= 1), for a volume of the given number of blocks.
+func (s *Store) OpenLineage(id, gen, blocks uint64) (*Lineage, error) {
+	if gen < 1 || gen > maxBirth {
+		return nil, fmt.Errorf("open lineage %d: generation %d out of range", id, gen)
+	}
+	l := &Lineage{s: s, id: id, blocks: blocks, gen: gen, head: newTable(blocks), pending: map[mapRef]uint64{}}
+	err := s.db.View(func(tx *kv.Txn) error {
+		last := ^uint64(0)
+		return tx.Scan(lineagePrefix(id), nil, func(k, v []byte) error {
+			_, lba, birth, ok := parseMapKey(k)
+			if !ok || lba == last || birth > gen || lba >= blocks {
+				return nil
+			}
+			last = lba // entries of a block come newest first
+			l.head.set(lba, entry{slot: parseSlot(v), birth: birth})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open lineage %d: %w", id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.lineages[id]; dup {
+		return nil, fmt.Errorf("open lineage %d: already open", id)
+	}
+	s.lineages[id] = l
+	return l, nil
+}
+
+// Close flushes the lineage's changes and forgets its head.
+func (l *Lineage) Close() error {
+	err := l.s.Flush()
+	l.s.mu.Lock()
+	delete(l.s.lineages, l.id)
+	l.s.mu.Unlock()
+	if err != nil {
+		// Keep what could not be committed: a last try without the lineage open.
+		l.mu.Lock()
+		p := l.pending
+		l.mu.Unlock()
+		if len(p) > 0 {
+			err = errors.Join(err, l.s.db.WriteBatch(func(b *kv.Batch) error { return writePending(b, l.id, p) }))
+		}
+	}
+	return err
+}
+
+// Blocks is the lineage's size in blocks.
+func (l *Lineage) Blocks() uint64 { return l.blocks }
+
+func (l *Lineage) checkRange(lba uint64, n int) error {
+	if n < 0 || lba > l.blocks || uint64(n) > l.blocks-lba {
+		return fmt.Errorf("blocks [%d, %d) outside a %d-block lineage", lba, lba+uint64(n), l.blocks)
+	}
+	return nil
+}
+
+// ReadBlocks reads len(dst)/BlockSize blocks from lba into dst. mapped[i]
+// reports whether block i holds data; an unmapped block is zero-filled.
+func (l *Lineage) ReadBlocks(lba uint64, dst []byte, mapped []bool) error {
+	n := len(dst) / BlockSize
+	if err := l.checkRange(lba, n); err != nil {
+		return err
+	}
+	slots := make([]uint64, n)
+	l.mu.Lock()
+	for i := range slots {
+		if e, ok := l.head.get(lba + uint64(i)); ok {
+			slots[i] = e.slot
+		}
+	}
+	l.mu.Unlock()
+	for i := range slots {
+		mapped[i] = slots[i] != 0
+		if !mapped[i] {
+			clear(dst[i*BlockSize : (i+1)*BlockSize])
+		}
+	}
+	return forRuns(slots, func(i, j int) error {
+		return l.s.ext.readRun(slots[i], dst[i*BlockSize:j*BlockSize])
+	})
+}
+
+// forRuns calls fn for each maximal run [i, j) of consecutive non-zero
+// slots in one extent.
+func forRuns(slots []uint64, fn func(i, j int) error) error {
+	for i := 0; i < len(slots); {
+		if slots[i] == 0 {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(slots) && slots[j] == slots[j-1]+1 && (slots[j]-1)%slotsPerExtent != 0 {
+			j++
+		}
+		if err := fn(i, j); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// WriteBlocks writes len(src)/BlockSize blocks at lba: in place where the
+// block's slot belongs to the current generation, to new slots elsewhere.
+func (l *Lineage) WriteBlocks(lba uint64, src []byte) error {
+	n := len(src) / BlockSize
+	if err := l.checkRange(lba, n); err != nil {
+		return err
+	}
+	slots := make([]uint64, n)
+	var fresh []int
+	l.mu.Lock()
+	gen := l.gen
+	for i := range slots {
+		if e, ok := l.head.get(lba + uint64(i)); ok && e.slot != 0 && e.birth == gen {
+			slots[i] = e.slot
+		} else {
+			fresh = append(fresh, i)
+		}
+	}
+	l.mu.Unlock()
+	newSlots, err := l.s.allocate(len(fresh))
+	if err != nil {
+		return err
+	}
+	for k, i := range fresh {
+		slots[i] = newSlots[k]
+	}
+	err = forRuns(slots, func(i, j int) error {
+		return l.s.ext.writeRun(slots[i], src[i*BlockSize:j*BlockSize])
+	})
+	if err != nil {
+		l.s.alloc.release(newSlots)
+		return err
+	}
+	l.mu.Lock()
+	for k, i := range fresh {
+		e := entry{slot: newSlots[k], birth: gen}
+		l.head.set(lba+uint64(i), e)
+		l.pending[mapRef{lba + uint64(i), gen}] = e.slot
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// allocate takes n slots with disk space behind them.
+func (s *Store) allocate(n int) ([]uint64, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	slots := s.alloc.alloc(make([]uint64, 0, n), n)
+	for _, slot := range slots {
+		if slot > maxSlot {
+			s.alloc.release(slots)
+			return nil, fmt.Errorf("%w: the slot space is exhausted", ErrNoSpace)
+		}
+	}
+	for i := 0; i < len(slots); {
+		j := i + 1
+		for j < len(slots) && slots[j] == slots[j-1]+1 {
+			j++
+		}
+		if err := s.ext.ensure(slots[i], j-i); err != nil {
+			s.alloc.release(slots)
+			if errors.Is(err, syscall.ENOSPC) {
+				return nil, fmt.Errorf("%w: %w", ErrNoSpace, err)
+			}
+			return nil, err
+		}
+		i = j
+	}
+	return slots, nil
+}
+
+// Discard unmaps n blocks at lba: they read as zeros afterwards, and slots
+// no snapshot shares are freed.
+func (l *Lineage) Discard(lba uint64, n int) error {
+	if err := l.checkRange(lba, n); err != nil {
+		return err
+	}
+	var frees []uint64
+	l.mu.Lock()
+	gen := l.gen
+	history := gen > 1 // older generations may hold this block
+	for i := uint64(0); i < uint64(n); i++ {
+		e, ok := l.head.get(lba + i)
+		switch {
+		case !ok:
+			continue
+		case e.birth == gen:
+			if e.slot != 0 {
+				frees = append(frees, e.slot)
+			}
+			if history {
+				l.head.set(lba+i, entry{birth: gen})
+				l.pending[mapRef{lba + i, gen}] = 0
+			} else {
+				l.head.remove(lba + i)
+				l.pending[mapRef{lba + i, gen}] = deleted
+			}
+		case e.slot != 0: // shared with a snapshot: hide it
+			l.head.set(lba+i, entry{birth: gen})
+			l.pending[mapRef{lba + i, gen}] = 0
+		}
+	}
+	l.mu.Unlock()
+	l.s.alloc.free(frees...)
+	return nil
+}
+
+// MappedBlocks counts the blocks of the head that hold data.
+func (l *Lineage) MappedBlocks() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n uint64
+	l.head.each(func(_ uint64, e entry) {
+		if e.slot != 0 {
+			n++
+		}
+	})
+	return n
+}
+
+func (l *Lineage) takePending() map[mapRef]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.pending
+	l.pending = make(map[mapRef]uint64, len(p))
+	return p
+}
+
+// restorePending puts back changes a failed commit did not write, unless a
+// newer change to the same entry was made since.
+func (l *Lineage) restorePending(p map[mapRef]uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for ref, slot := range p {
+		if _, newer := l.pending[ref]; !newer {
+			l.pending[ref] = slot
+		}
+	}
+}

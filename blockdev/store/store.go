@@ -1,0 +1,248 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ebs-dev/ebs/internal/kv"
+)
+
+// ErrNoSpace is returned when the disk under the data dir is full.
+var ErrNoSpace = errors.New("no space left for new blocks")
+
+// Options configure Open.
+type Options struct {
+	Logger *slog.Logger
+	// FlushInterval is how often map changes and data are made durable in
+	// the background, as the kernel writes back dirty pages; default 5 s,
+	// negative: never (only on Flush).
+	FlushInterval time.Duration
+}
+
+// Store is the block store of one data dir.
+type Store struct {
+	db    *kv.DB
+	ext   *extents
+	alloc allocator
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	lineages map[uint64]*Lineage // open heads
+
+	flush flusher
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// Open opens the store: extent files under dir, the block map in db. It
+// scans the map once to learn which slots are in use.
+func Open(dir string, db *kv.DB, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = 5 * time.Second
+	}
+	ext, err := openExtents(filepath.Join(dir, "extents"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, ext: ext, log: o.Logger, lineages: map[uint64]*Lineage{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	s.flush.cond = sync.NewCond(&s.flush.mu)
+	if err := s.loadAllocator(); err != nil {
+		ext.close()
+		return nil, err
+	}
+	go s.flushLoop(o.FlushInterval)
+	return s, nil
+}
+
+func (s *Store) loadAllocator() error {
+	start := time.Now()
+	n := 0
+	err := s.db.View(func(tx *kv.Txn) error {
+		return tx.Scan([]byte{mapPrefix}, nil, func(k, v []byte) error {
+			if slot := parseSlot(v); slot != 0 {
+				s.alloc.mark(slot)
+				n++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("load block map: %w", err)
+	}
+	s.log.Debug("block map loaded", "mapped_slots", n, "took", time.Since(start))
+	return nil
+}
+
+// Close flushes everything and closes the extent files. Lineages must be
+// closed first.
+func (s *Store) Close() error {
+	close(s.stop)
+	<-s.done
+	return errors.Join(s.Flush(), s.ext.close())
+}
+
+// UsedBlocks is the number of slots holding data.
+func (s *Store) UsedBlocks() uint64 { return s.alloc.count() }
+
+func (s *Store) flushLoop(every time.Duration) {
+	defer close(s.done)
+	if every < 0 {
+		<-s.stop
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if err := s.Flush(); err != nil {
+				s.log.Error("background flush", "err", err)
+			}
+		}
+	}
+}
+
+// flusher group-commits concurrent Flush calls: a call that arrives while a
+// flush runs waits for the next one, which covers every caller waiting.
+type flusher struct {
+	mu        sync.Mutex
+	cond      *sync.Cond
+	requested uint64
+	done      uint64
+	running   bool
+	err       error // of the last completed round
+}
+
+// Flush makes every block written and every map change made before the
+// call durable: fdatasync the extents, commit the map, sync badger.
+func (s *Store) Flush() error {
+	f := &s.flush
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requested++
+	mine := f.requested
+	for f.done < mine {
+		if f.running {
+			f.cond.Wait()
+			continue
+		}
+		f.running = true
+		target := f.requested
+		f.mu.Unlock()
+		err := s.flushOnce()
+		f.mu.Lock()
+		f.running, f.done, f.err = false, target, err
+		f.cond.Broadcast()
+	}
+	return f.err
+}
+
+func (s *Store) flushOnce() error {
+	frees := s.alloc.takePending()
+	if err := s.ext.sync(); err != nil {
+		s.alloc.free(frees...)
+		return err
+	}
+	s.mu.Lock()
+	open := make([]*Lineage, 0, len(s.lineages))
+	for _, l := range s.lineages {
+		open = append(open, l)
+	}
+	s.mu.Unlock()
+	batches := make([]map[mapRef]uint64, len(open))
+	for i, l := range open {
+		batches[i] = l.takePending()
+	}
+	err := s.db.WriteBatch(func(b *kv.Batch) error {
+		for i, l := range open {
+			if err := writePending(b, l.id, batches[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err != nil {
+		for i, l := range open {
+			l.restorePending(batches[i])
+		}
+		s.alloc.free(frees...)
+		return fmt.Errorf("commit block map: %w", err)
+	}
+	for _, slot := range frees {
+		if err := s.ext.punch(slot); err != nil {
+			s.log.Warn("punch freed slot", "slot", slot, "err", err)
+		}
+	}
+	s.alloc.release(frees)
+	return nil
+}
+
+// deleted marks a map entry to remove in a pending batch.
+const deleted = ^uint64(0)
+
+func writePending(b *kv.Batch, lineage uint64, p map[mapRef]uint64) error {
+	for ref, slot := range p {
+		key := mapKey(lineage, ref.lba, ref.birth)
+		var err error
+		if slot == deleted {
+			err = b.Delete(key)
+		} else {
+			err = b.Set(key, slotValue(slot))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteLineage removes every map entry of a lineage that is not open and
+// frees its slots.
+func (s *Store) DeleteLineage(id uint64) error {
+	s.mu.Lock()
+	_, open := s.lineages[id]
+	s.mu.Unlock()
+	if open {
+		return fmt.Errorf("delete lineage %d: it is open", id)
+	}
+	var keys [][]byte
+	var slots []uint64
+	err := s.db.View(func(tx *kv.Txn) error {
+		return tx.Scan(lineagePrefix(id), nil, func(k, v []byte) error {
+			keys = append(keys, append([]byte(nil), k...))
+			if slot := parseSlot(v); slot != 0 {
+				slots = append(slots, slot)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("delete lineage %d: %w", id, err)
+	}
+	err = s.db.WriteBatch(func(b *kv.Batch) error {
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete lineage %d: %w", id, err)
+	}
+	s.alloc.free(slots...)
+	return s.Flush()
+}
