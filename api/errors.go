@@ -9,6 +9,7 @@ import (
 	"github.com/ebs-dev/ebs/kmsclient"
 	"github.com/ebs-dev/ebs/kmsclient/audit"
 	"github.com/ebs-dev/ebs/kmsclient/policy"
+	"github.com/ebs-dev/ebs/snapshot"
 )
 
 // awsError is an AWS error code with its HTTP status.
@@ -62,6 +63,11 @@ var errorTable = []struct {
 	{blockdev.ErrMissingParameter, awsError{"MissingParameter", http.StatusBadRequest}},
 	{blockdev.ErrUnsupportedOperation, awsError{"UnsupportedOperation", http.StatusBadRequest}},
 	{blockdev.ErrInvalidDataKey, awsError{"InvalidKMSKey.InvalidState", http.StatusBadRequest}},
+	{snapshot.ErrSnapshotNotFound, awsError{"InvalidSnapshot.NotFound", http.StatusBadRequest}},
+	{snapshot.ErrSnapshotInUse, awsError{"InvalidSnapshot.InUse", http.StatusBadRequest}},
+	{snapshot.ErrResourceLimitExceeded, awsError{"ResourceLimitExceeded", http.StatusBadRequest}},
+	{snapshot.ErrInvalidBlockToken, awsError{"ValidationException", http.StatusBadRequest}},
+	{kmsclient.ErrKeyInUse, awsError{"DependencyViolation", http.StatusBadRequest}},
 	{ErrSerialization, awsError{"SerializationException", http.StatusBadRequest}},
 	{ErrUnknownOperation, awsError{"UnknownOperationException", http.StatusBadRequest}},
 	{ErrRequestTooLarge, awsError{"ValidationException", http.StatusRequestEntityTooLarge}},

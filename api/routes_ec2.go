@@ -21,4 +21,18 @@ func (s *Server) registerEC2() {
 	} {
 		s.routes["ec2/"+name] = h
 	}
+	snaps := e.Snapshots()
+	for name, h := range map[string]handler{
+		"CreateSnapshot":            op(snaps.CreateSnapshot),
+		"DescribeSnapshots":         op(snaps.DescribeSnapshots),
+		"DeleteSnapshot":            op(snaps.DeleteSnapshot),
+		"CopySnapshot":              op(snaps.CopySnapshot),
+		"RewrapSnapshot":            op(snaps.RewrapSnapshot),
+		"EncryptVolume":             op(snaps.EncryptVolume),
+		"DescribeEncryptVolumeTask": op(snaps.DescribeEncryptVolumeTask),
+	} {
+		s.routes["ec2/"+name] = h
+	}
+	s.routes["ebs/ListSnapshotBlocks"] = op(snaps.ListSnapshotBlocks)
+	s.routes["ebs/ListChangedBlocks"] = op(snaps.ListChangedBlocks)
 }

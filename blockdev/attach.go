@@ -77,7 +77,7 @@ func (m *Manager) open(ctx context.Context, r *volumeRecord) (*Volume, string, e
 }
 
 // unwrapKey makes the attach-time KMS calls and returns the volume's cipher.
-func (m *Manager) unwrapKey(ctx context.Context, r *volumeRecord) (sectorCipher, string, error) {
+func (m *Manager) unwrapKey(ctx context.Context, r *volumeRecord) (SectorCipher, string, error) {
 	ctx = m.viaEC2(ctx)
 	encCtx := map[string]string{"aws:ebs:id": r.ID}
 	g, err := m.cfg.KMS.CreateGrant(ctx, &kmsclient.CreateGrantInput{

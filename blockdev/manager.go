@@ -3,7 +3,6 @@ package blockdev
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +28,7 @@ type KMS interface {
 	CreateGrant(ctx context.Context, in *kmsclient.CreateGrantInput) (*kmsclient.CreateGrantOutput, error)
 	RetireGrant(ctx context.Context, in *kmsclient.RetireGrantInput) (*kmsclient.Empty, error)
 	DescribeKey(ctx context.Context, in *kmsclient.KeyIDInput) (*kmsclient.KeyMetadataOutput, error)
+	ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*kmsclient.ReEncryptOutput, error)
 }
 
 // Config configures a Manager.
@@ -94,10 +94,10 @@ type volumeRecord struct {
 
 func (r *volumeRecord) blocks() uint64 { return uint64(r.SizeGiB) << 30 / BlockSize }
 
-const (
-	prefixVolume = "v/"
-	keyLineage   = "seq/lineage"
-)
+const prefixVolume = "v/"
+
+// headHolder pins a volume's lineage at store.HeadGen while the volume exists.
+const headHolder = "head"
 
 func (m *Manager) load(tx *kv.Txn, id string) (*volumeRecord, error) {
 	raw, err := tx.Get([]byte(prefixVolume + id))
@@ -152,19 +152,6 @@ func (m *Manager) get(id string) (*volumeRecord, error) {
 	return rec, err
 }
 
-func (m *Manager) nextLineage(tx *kv.Txn) (uint64, error) {
-	var n uint64
-	raw, err := tx.Get([]byte(keyLineage))
-	switch {
-	case err == nil && len(raw) == 8:
-		n = binary.BigEndian.Uint64(raw)
-	case err != nil && !errors.Is(err, kv.ErrNotFound):
-		return 0, err
-	}
-	n++
-	return n, tx.Set([]byte(keyLineage), binary.BigEndian.AppendUint64(nil, n))
-}
-
 func newID(prefix string) string {
 	b := make([]byte, 9)
 	rand.Read(b)
@@ -189,9 +176,6 @@ func (m *Manager) viaEC2(ctx context.Context) context.Context {
 func (m *Manager) Create(ctx context.Context, in *CreateVolumeInput) (*VolumeInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if in.SnapshotID != "" {
-		return nil, awserr.New(ErrUnsupportedOperation, "Volumes from snapshots are not supported yet.")
-	}
 	if in.Size < 1 || in.Size > 16384 {
 		return nil, awserr.New(ErrInvalidParameterValue, "Volume size %d GiB is out of range: it must be between 1 and 16384.", in.Size)
 	}
@@ -211,19 +195,32 @@ func (m *Manager) Create(ctx context.Context, in *CreateVolumeInput) (*VolumeInf
 			return nil, err
 		}
 	}
-	err = m.cfg.DB.Update(func(tx *kv.Txn) error {
-		if r.Lineage, err = m.nextLineage(tx); err != nil {
-			return err
-		}
-		return m.save(tx, r)
-	})
+	if err := m.saveNew(r, 0, 0); err != nil {
+		return nil, err
+	}
+	return m.info(r), nil
+}
+
+// saveNew gives a new volume its lineage (reading through to parent's view
+// at parentGen, if parent is not 0), pins it for the volume's head, and
+// saves the record.
+func (m *Manager) saveNew(r *volumeRecord, parent, parentGen uint64) error {
+	id, err := m.cfg.Store.NewLineage(parent, parentGen)
+	if err != nil {
+		return err
+	}
+	r.Lineage = id
+	if err := m.cfg.Store.Pin(id, store.HeadGen, headHolder); err != nil {
+		return err
+	}
+	err = m.cfg.DB.Update(func(tx *kv.Txn) error { return m.save(tx, r) })
 	if err == nil {
 		err = m.cfg.DB.Sync()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create volume: %w", err)
+		return fmt.Errorf("create volume: %w", err)
 	}
-	return m.info(r), nil
+	return nil
 }
 
 // newDataKey has the KMS generate the volume's data key under keyID.
@@ -312,7 +309,7 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 	if r.State == stateInUse || m.attached[id] != nil {
 		return awserr.New(ErrVolumeInUse, "Volume %s is currently attached to %s.", id, r.Device)
 	}
-	if err := m.cfg.Store.DeleteLineage(r.Lineage); err != nil {
+	if err := m.cfg.Store.Unpin(r.Lineage, store.HeadGen, headHolder); err != nil {
 		return err
 	}
 	err = m.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixVolume + id)) })

@@ -16,8 +16,9 @@ const BlockSize = store.BlockSize
 // ErrOutOfRange is returned for I/O beyond the end of a volume.
 var ErrOutOfRange = errors.New("beyond the end of the volume")
 
-// sectorCipher encrypts 4 KiB blocks with the block number as the tweak.
-type sectorCipher interface {
+// SectorCipher encrypts 4 KiB blocks with the block number as the tweak
+// (blockdev/xts.Cipher).
+type SectorCipher interface {
 	Encrypt(dst, src []byte, sector uint64) error
 	Decrypt(dst, src []byte, sector uint64) error
 	Close()
@@ -32,7 +33,7 @@ type Volume struct {
 	size   int64
 	lin    *store.Lineage
 	st     *store.Store
-	cipher sectorCipher // nil for an unencrypted volume
+	cipher SectorCipher // nil for an unencrypted volume
 	locks  stripes
 	log    *slog.Logger
 }

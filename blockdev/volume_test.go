@@ -17,7 +17,7 @@ import (
 // testVolume is a Volume over a real store in a temporary dir, which can be
 // closed and opened again like the daemon does across restarts.
 type testVolume struct {
-	t         *testing.T
+	t         testing.TB
 	dir       string
 	key       []byte
 	size      int64
@@ -28,6 +28,14 @@ type testVolume struct {
 }
 
 func newTestVolume(t *testing.T, size int64, encrypted bool) *testVolume {
+	t.Helper()
+	return newTestVolumeTB(t, size, encrypted)
+}
+
+// newTestVolumeB is an encrypted test volume for benchmarks.
+func newTestVolumeB(b *testing.B, size int64) *testVolume { return newTestVolumeTB(b, size, true) }
+
+func newTestVolumeTB(t testing.TB, size int64, encrypted bool) *testVolume {
 	t.Helper()
 	tv := &testVolume{t: t, dir: t.TempDir(), size: size, lineageID: 7}
 	if encrypted {

@@ -11,6 +11,7 @@ import (
 	"github.com/ebs-dev/ebs/fs"
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/awstime"
+	"github.com/ebs-dev/ebs/snapshot"
 )
 
 // Mounter shows attached volumes as files.
@@ -22,14 +23,15 @@ type Mounter interface {
 // Service serves the EC2 volume operations.
 type Service struct {
 	vols     *blockdev.Manager
+	snaps    *snapshot.Service
 	mount    Mounter
 	mountDir string
 	log      *slog.Logger
 }
 
 // New returns a Service that shows attached volumes in mountDir.
-func New(vols *blockdev.Manager, mount Mounter, mountDir string, log *slog.Logger) *Service {
-	return &Service{vols: vols, mount: mount, mountDir: mountDir, log: log}
+func New(vols *blockdev.Manager, snaps *snapshot.Service, mount Mounter, mountDir string, log *slog.Logger) *Service {
+	return &Service{vols: vols, snaps: snaps, mount: mount, mountDir: mountDir, log: log}
 }
 
 // Start attaches again the volumes that were attached when the daemon
@@ -57,8 +59,14 @@ func (s *Service) device(id string) string { return filepath.Join(s.mountDir, id
 
 // CreateVolume makes a volume.
 func (s *Service) CreateVolume(ctx context.Context, in *blockdev.CreateVolumeInput) (*blockdev.VolumeInfo, error) {
+	if in.SnapshotID != "" {
+		return s.snaps.CreateVolume(ctx, in)
+	}
 	return s.vols.Create(ctx, in)
 }
+
+// Snapshots is the snapshot catalogue.
+func (s *Service) Snapshots() *snapshot.Service { return s.snaps }
 
 // DescribeVolumes lists volumes.
 func (s *Service) DescribeVolumes(ctx context.Context, in *blockdev.DescribeVolumesInput) (*blockdev.DescribeVolumesOutput, error) {

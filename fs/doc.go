@@ -25,13 +25,22 @@
 //     allow_other with default_permissions, so the kernel enforces the mode:
 //     other users can use a volume only once they are given access to it.
 //
-// Errors from a Device become errno values in one place, errnoOf: ENOSPC
-// and EROFS pass through, an unsupported operation becomes EOPNOTSUPP, and
-// anything else becomes EIO and is logged with the file name, the operation
-// and the offset.
+// Open handles are counted per file, loop devices included: Remove refuses
+// with ErrBusy while one is open (after waiting up to a second, since the
+// kernel releases a handle only after close returns), and otherwise waits
+// for the Device calls in flight; after it the Device is not called again.
+// Unmount tries a clean unmount and, while files are still open, falls
+// back to a lazy one and says so in the log; whoever still holds a file
+// then gets ENXIO. Mount detaches a dead mount a crashed daemon left.
 //
-// The FUSE settings are the ones measured fastest here (see DESIGN.md):
-// FOPEN_DIRECT_IO and FOPEN_PARALLEL_DIRECT_WRITES on every open,
-// CAP_ASYNC_DIO asked for at init, MaxWrite 1 MiB with splice off, and a
-// direct mount(2) with fusermount as the fallback.
+// Errors from a Device become errno values in one place, errnoOf: ENOSPC,
+// EDQUOT and EROFS pass through, an unsupported operation becomes
+// EOPNOTSUPP, and anything else becomes EIO and is logged with the file
+// name, the operation and the offset.
+//
+// The FUSE settings are the ones measured fastest here (see DESIGN.md and
+// settings.go): FOPEN_DIRECT_IO and FOPEN_PARALLEL_DIRECT_WRITES on every
+// open, CAP_ASYNC_DIO asked for at init (go-fuse's ExtraCapabilities),
+// MaxBackground 64, MaxWrite 1 MiB with splice off, and a direct mount(2)
+// with fusermount as the fallback.
 package fs

@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -36,7 +37,7 @@ func testExt4(t *testing.T, losetupArgs []string) {
 	const name = "vol-0123456789abcdef0"
 	d, path := addVolume(t, m, name, 256<<20)
 	loop := attachLoop(t, path, losetupArgs...)
-	if err := m.Remove(name); err == nil || !strings.Contains(err.Error(), ErrBusy.Error()) {
+	if err := m.Remove(name); !errors.Is(err, ErrBusy) {
 		t.Errorf("Remove while the loop device is attached: %v, want ErrBusy", err)
 	}
 	run(t, "mkfs.ext4", "-q", loop)

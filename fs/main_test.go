@@ -19,6 +19,9 @@ import (
 var testRoot string
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashEnv); dir != "" {
+		crashAfterMount(dir)
+	}
 	root, err := os.MkdirTemp("", "ebs-fs-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -90,7 +93,12 @@ var testLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level
 func mountTest(t *testing.T) *MountPoint {
 	t.Helper()
 	requireFUSE(t)
-	dir := newDir(t, "mnt")
+	return mountAt(t, newDir(t, "mnt"))
+}
+
+// mountAt mounts dir and unmounts it when the test ends.
+func mountAt(t *testing.T, dir string) *MountPoint {
+	t.Helper()
 	m, err := Mount(dir, Options{Logger: testLog})
 	if err != nil {
 		t.Fatalf("Mount: %v", err)
@@ -207,5 +215,13 @@ func errnoIs(t *testing.T, what string, err error, want error) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Errorf("%s: got %v, want %v", what, err, want)
+	}
+}
+
+// TestLeftoversSeesMounts checks the check that TestMain runs at the end.
+func TestLeftoversSeesMounts(t *testing.T) {
+	m := mountTest(t)
+	if left := leftovers(m.Dir()); len(left) != 1 {
+		t.Errorf("leftovers while mounted = %q, want the mount", left)
 	}
 }

@@ -2,7 +2,9 @@ package fs
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -106,5 +108,41 @@ func TestUnmountBusy(t *testing.T) {
 	}
 	if err := m.Remove("vol-1"); !errors.Is(err, ErrUnmounted) {
 		t.Errorf("Remove after Unmount: %v, want ErrUnmounted", err)
+	}
+}
+
+// crashEnv names the directory that the test binary, run again as a
+// helper, mounts before it exits without unmounting, as a crashed daemon.
+const crashEnv = "EBS_FS_TEST_CRASH_DIR"
+
+func crashAfterMount(dir string) {
+	if _, err := Mount(dir, Options{Logger: testLog}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	os.Exit(0)
+}
+
+// TestMountOverDeadMount mounts where a crashed daemon left its mount,
+// whose directory then fails with ENOTCONN.
+func TestMountOverDeadMount(t *testing.T) {
+	requireFUSE(t)
+	dir := newDir(t, "mnt")
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if isMounted(dir) {
+			lazyUnmount(dir)
+		}
+	})
+	_, err := os.Stat(dir)
+	errnoIs(t, "stat of the dead mount", err, syscall.ENOTCONN)
+	m := mountAt(t, dir)
+	_, path := addVolume(t, m, "vol-1", 4096)
+	if _, err := os.ReadFile(path); err != nil {
+		t.Errorf("read on the new mount: %v", err)
 	}
 }

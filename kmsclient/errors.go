@@ -25,4 +25,7 @@ var (
 	ErrInvalidKeyUsage      = errors.New("invalid key usage")
 	ErrTag                  = errors.New("invalid tag")
 	ErrInternal             = errors.New("kms internal error")
+	// ErrKeyInUse: ScheduleKeyDeletion of a key that still protects volumes
+	// or snapshots, without Force (an ebs extension).
+	ErrKeyInUse = errors.New("key in use")
 )

@@ -95,6 +95,9 @@ type UpdateKeyDescriptionInput struct {
 type ScheduleKeyDeletionInput struct {
 	KeyID               string `json:"KeyId"`
 	PendingWindowInDays int    `json:"PendingWindowInDays,omitempty"`
+	// Force schedules the deletion even of a key that still protects
+	// volumes or snapshots (an ebs extension; AWS has no such guard).
+	Force bool `json:"Force,omitempty"`
 }
 
 // ScheduleKeyDeletionOutput is the ScheduleKeyDeletion response.

@@ -21,6 +21,9 @@ type Lineage struct {
 	id     uint64
 	blocks uint64
 
+	hasParent bool         // reads through to a parent view
+	io        sync.RWMutex // held shared by writes and discards, exclusively by Freeze
+
 	mu      sync.Mutex
 	gen     uint64
 	head    *table
@@ -30,21 +33,17 @@ type Lineage struct {
 // OpenLineage opens the head of lineage id, whose next writes belong to
 // generation gen (>= 1), for a volume of the given number of blocks.
 func (s *Store) OpenLineage(id, gen, blocks uint64) (*Lineage, error) {
-	if gen < 1 || gen > maxBirth {
+	if gen < 1 || gen >= maxBirth {
 		return nil, fmt.Errorf("open lineage %d: generation %d out of range", id, gen)
 	}
 	l := &Lineage{s: s, id: id, blocks: blocks, gen: gen, head: newTable(blocks), pending: map[mapRef]uint64{}}
 	err := s.db.View(func(tx *kv.Txn) error {
-		last := ^uint64(0)
-		return tx.Scan(lineagePrefix(id), nil, func(k, v []byte) error {
-			_, lba, birth, ok := parseMapKey(k)
-			if !ok || lba == last || birth > gen || lba >= blocks {
-				return nil
-			}
-			last = lba // entries of a block come newest first
-			l.head.set(lba, entry{slot: parseSlot(v), birth: birth})
-			return nil
-		})
+		rec, err := s.lineageRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		l.hasParent = rec.Parent != 0
+		return s.loadView(tx, id, gen, blocks, l.head, 0)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open lineage %d: %w", id, err)
@@ -57,6 +56,35 @@ func (s *Store) OpenLineage(id, gen, blocks uint64) (*Lineage, error) {
 	s.lineages[id] = l
 	return l, nil
 }
+
+// Freeze takes a crash-consistent snapshot of the head: writes are held
+// while everything written so far is made durable and persist(gen) records
+// the snapshot at the current generation (and the volume's next one); then
+// the head moves to the next generation, so that later writes to shared
+// blocks go to new slots. It costs one flush, whatever the volume's size.
+func (l *Lineage) Freeze(persist func(gen uint64) error) error {
+	l.io.Lock()
+	defer l.io.Unlock()
+	if err := l.s.Flush(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	gen := l.gen
+	l.mu.Unlock()
+	if gen+1 >= maxBirth {
+		return fmt.Errorf("lineage %d: too many snapshots", l.id)
+	}
+	if err := persist(gen); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.gen = gen + 1
+	l.mu.Unlock()
+	return nil
+}
+
+// ID is the lineage's id.
+func (l *Lineage) ID() uint64 { return l.id }
 
 // Close flushes the lineage's changes and forgets its head.
 func (l *Lineage) Close() error {
@@ -139,6 +167,8 @@ func (l *Lineage) WriteBlocks(lba uint64, src []byte) error {
 	if err := l.checkRange(lba, n); err != nil {
 		return err
 	}
+	l.io.RLock()
+	defer l.io.RUnlock()
 	slots := make([]uint64, n)
 	var fresh []int
 	l.mu.Lock()
@@ -210,10 +240,12 @@ func (l *Lineage) Discard(lba uint64, n int) error {
 	if err := l.checkRange(lba, n); err != nil {
 		return err
 	}
+	l.io.RLock()
+	defer l.io.RUnlock()
 	var frees []uint64
 	l.mu.Lock()
 	gen := l.gen
-	history := gen > 1 // older generations may hold this block
+	history := gen > 1 || l.hasParent // older generations or a parent may hold this block
 	for i := uint64(0); i < uint64(n); i++ {
 		e, ok := l.head.get(lba + i)
 		switch {

@@ -38,3 +38,56 @@ func parseSlot(v []byte) uint64 {
 	}
 	return binary.BigEndian.Uint64(v)
 }
+
+// Other key spaces of the store:
+//
+//	"c" | lineage | birth | block -> ""   the change index: which blocks a generation wrote
+//	"p" | lineage | gen | holder  -> ""   pins: who needs the view of a lineage at a generation
+//	"l" | lineage                 -> JSON lineageRecord
+const (
+	changePrefix     = 'c'
+	pinPrefix        = 'p'
+	lineageRecPrefix = 'l'
+)
+
+func changeKey(lineage, birth, lba uint64) []byte {
+	k := make([]byte, 25)
+	k[0] = changePrefix
+	binary.BigEndian.PutUint64(k[1:], lineage)
+	binary.BigEndian.PutUint64(k[9:], birth)
+	binary.BigEndian.PutUint64(k[17:], lba)
+	return k
+}
+
+func changeGenPrefix(lineage, birth uint64) []byte { return changeKey(lineage, birth, 0)[:17] }
+
+func parseChangeKey(k []byte) (birth, lba uint64, ok bool) {
+	if len(k) != 25 || k[0] != changePrefix {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint64(k[9:]), binary.BigEndian.Uint64(k[17:]), true
+}
+
+func pinKey(lineage, gen uint64, holder string) []byte {
+	k := make([]byte, 17, 17+len(holder))
+	k[0] = pinPrefix
+	binary.BigEndian.PutUint64(k[1:], lineage)
+	binary.BigEndian.PutUint64(k[9:], gen)
+	return append(k, holder...)
+}
+
+func pinLineagePrefix(lineage uint64) []byte { return pinKey(lineage, 0, "")[:9] }
+
+func parsePinKey(k []byte) (gen uint64, holder string, ok bool) {
+	if len(k) < 17 || k[0] != pinPrefix {
+		return 0, "", false
+	}
+	return binary.BigEndian.Uint64(k[9:]), string(k[17:]), true
+}
+
+func lineageKey(lineage uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = lineageRecPrefix
+	binary.BigEndian.PutUint64(k[1:], lineage)
+	return k
+}

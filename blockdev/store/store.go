@@ -32,6 +32,7 @@ type Store struct {
 
 	mu       sync.Mutex
 	lineages map[uint64]*Lineage // open heads
+	gcMu     sync.Mutex          // one unpin (and its frees) at a time
 
 	flush flusher
 	stop  chan struct{}
@@ -195,54 +196,16 @@ const deleted = ^uint64(0)
 
 func writePending(b *kv.Batch, lineage uint64, p map[mapRef]uint64) error {
 	for ref, slot := range p {
-		key := mapKey(lineage, ref.lba, ref.birth)
+		key, ck := mapKey(lineage, ref.lba, ref.birth), changeKey(lineage, ref.birth, ref.lba)
 		var err error
 		if slot == deleted {
-			err = b.Delete(key)
+			err = errors.Join(b.Delete(key), b.Delete(ck))
 		} else {
-			err = b.Set(key, slotValue(slot))
+			err = errors.Join(b.Set(key, slotValue(slot)), b.Set(ck, nil))
 		}
 		if err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// DeleteLineage removes every map entry of a lineage that is not open and
-// frees its slots.
-func (s *Store) DeleteLineage(id uint64) error {
-	s.mu.Lock()
-	_, open := s.lineages[id]
-	s.mu.Unlock()
-	if open {
-		return fmt.Errorf("delete lineage %d: it is open", id)
-	}
-	var keys [][]byte
-	var slots []uint64
-	err := s.db.View(func(tx *kv.Txn) error {
-		return tx.Scan(lineagePrefix(id), nil, func(k, v []byte) error {
-			keys = append(keys, append([]byte(nil), k...))
-			if slot := parseSlot(v); slot != 0 {
-				slots = append(slots, slot)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("delete lineage %d: %w", id, err)
-	}
-	err = s.db.WriteBatch(func(b *kv.Batch) error {
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("delete lineage %d: %w", id, err)
-	}
-	s.alloc.free(slots...)
-	return s.Flush()
 }

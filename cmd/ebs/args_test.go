@@ -160,7 +160,7 @@ func TestCLINames(t *testing.T) {
 // command, unique flags, and a cobra command that builds.
 func TestSpecs(t *testing.T) {
 	a := newApp(nil, nil)
-	for _, g := range []groupSpec{kmsGroup(), cloudtrailGroup()} {
+	for _, g := range []groupSpec{kmsGroup(), ec2Group(), ebsGroup(), cloudtrailGroup(), debugGroup()} {
 		names := map[string]bool{}
 		for _, s := range g.commands {
 			name := s.cliName()
@@ -168,7 +168,7 @@ func TestSpecs(t *testing.T) {
 				t.Errorf("%s %s defined twice", g.name, name)
 			}
 			names[name] = true
-			if !strings.Contains(s.example, "ebs "+g.name+" "+name+" ") {
+			if !strings.Contains(s.example+"\n", "ebs "+g.name+" "+name+" ") && !strings.Contains(s.example+"\n", "ebs "+g.name+" "+name+"\n") {
 				t.Errorf("%s %s: the example does not run it: %q", g.name, name, s.example)
 			}
 			if s.short == "" {

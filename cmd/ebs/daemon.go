@@ -16,6 +16,7 @@ import (
 	"github.com/ebs-dev/ebs/internal/kv"
 	"github.com/ebs-dev/ebs/kmsclient/audit"
 	"github.com/ebs-dev/ebs/kmsclient/embedded"
+	"github.com/ebs-dev/ebs/snapshot"
 )
 
 // daemon is everything `ebs serve` runs, opened bottom up and closed top
@@ -29,6 +30,7 @@ type daemon struct {
 	meta   *kv.DB
 	store  *store.Store
 	vols   *blockdev.Manager
+	snaps  *snapshot.Service
 	mount  *fs.MountPoint
 	ec2    *ec2.Service
 	closes []func() error // in opening order
@@ -45,7 +47,10 @@ func openDaemon(ctx context.Context, o serveOptions, log *slog.Logger) (*daemon,
 			return d, err
 		}
 	}
-	return d, d.ec2.Start(ctx)
+	if err := d.ec2.Start(ctx); err != nil {
+		return d, err
+	}
+	return d, d.snaps.Start(ctx)
 }
 
 func (d *daemon) openKMS(ctx context.Context, o serveOptions) error {
@@ -79,6 +84,9 @@ func (d *daemon) openVolumes(ctx context.Context, o serveOptions) error {
 		DB: d.meta, Store: d.store, KMS: d.kms, Region: o.region, Account: o.account, Clock: d.clock, Logger: d.log,
 	})
 	d.closes = append(d.closes, d.vols.Close)
+	d.snaps = snapshot.New(snapshot.Config{DB: d.meta, Store: d.store, Volumes: d.vols, Account: o.account, Clock: d.clock, Logger: d.log})
+	d.closes = append(d.closes, d.snaps.Close)
+	d.kms.SetDeletionGuard(d.snaps.KeyUsers)
 	return nil
 }
 
@@ -88,7 +96,7 @@ func (d *daemon) openMount(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("mount %s: %w", o.mountDir, err)
 	}
 	d.closes = append(d.closes, d.mount.Unmount)
-	d.ec2 = ec2.New(d.vols, d.mount, o.mountDir, d.log)
+	d.ec2 = ec2.New(d.vols, d.snaps, d.mount, o.mountDir, d.log)
 	return nil
 }
 

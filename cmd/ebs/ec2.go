@@ -1,16 +1,24 @@
 package main
 
+import "github.com/spf13/cobra"
+
 func ec2VolumeID() param { return str("VolumeId").doc("the volume id, vol-...").req() }
 
 func ec2Group() groupSpec {
-	cmds := append(ec2VolumeCommands(), ec2EncryptionCommands()...)
+	var cmds []commandSpec
+	cmds = append(cmds, ec2VolumeCommands()...)
+	cmds = append(cmds, ec2SnapshotCommands()...)
+	cmds = append(cmds, encryptVolumeCommand())
+	cmds = append(cmds, ec2EncryptionCommands()...)
 	return groupSpec{
 		name:  "ec2",
-		short: "Manage volumes and their encryption (AWS EC2 / EBS)",
+		short: "Manage volumes, snapshots and their encryption (AWS EC2 / EBS)",
 		long: `The EBS part of the AWS EC2 API of the ebs daemon: volumes, their attachment to
 this host's mount (each attached volume is the file <mount-dir>/<volume id>),
-and encryption by default.`,
+snapshots and their copies, encryption by default, and waiters
+('ebs ec2 wait snapshot-completed').`,
 		commands: cmds,
+		extra:    func(a *app) []*cobra.Command { return []*cobra.Command{newEC2WaitCommand(a)} },
 	}
 }
 
@@ -50,7 +58,7 @@ device: unmount and 'losetup -d' first.`,
 		{operation: "ModifyVolume", short: "Change a volume's type or size (never its encryption)",
 			long: `Change a volume's type, or grow it while it is detached. A volume cannot be
 encrypted in place: --encrypted answers with the way to do it (snapshot, encrypted
-copy, new volume).`,
+copy, new volume), which 'ebs ec2 encrypt-volume' runs as one task.`,
 			example: `  ebs ec2 modify-volume --volume-id vol-0123456789abcdef0 --size 20`,
 			params: []param{ec2VolumeID(), integer("Size").doc("new size in GiB"), str("VolumeType").doc("new volume type"),
 				boolean("Encrypted").doc("refused: volumes cannot be encrypted in place"), str("KmsKeyId").doc("refused, as --encrypted")}},

@@ -15,11 +15,13 @@ import (
 
 // fakeDaemon is a test double of the daemon's transport: an HTTP server on
 // a unix socket in t.TempDir() that records each request and answers with
-// a canned status and body.
+// a canned status and body, or, when script is set, with the replies
+// scripted for the request's path.
 type fakeDaemon struct {
 	socket string
 	status int
 	body   string
+	script map[string][]reply // by path: the replies in turn, the last repeated
 
 	mu       sync.Mutex
 	requests []recordedRequest
@@ -29,9 +31,28 @@ type recordedRequest struct {
 	method, path, contentType, body string
 }
 
+// reply is one scripted answer of a fakeDaemon.
+type reply struct {
+	status int
+	body   string
+}
+
 func newFakeDaemon(t *testing.T, status int, body string) *fakeDaemon {
 	t.Helper()
-	d := &fakeDaemon{socket: filepath.Join(t.TempDir(), "ebs.sock"), status: status, body: body}
+	return startFakeDaemon(t, &fakeDaemon{status: status, body: body})
+}
+
+// newScriptedDaemon answers the n-th request to a path with its n-th
+// scripted reply (the last one once they run out), and 404 to a path with
+// no script.
+func newScriptedDaemon(t *testing.T, script map[string][]reply) *fakeDaemon {
+	t.Helper()
+	return startFakeDaemon(t, &fakeDaemon{status: 404, body: `{"__type":"UnknownOperationException"}`, script: script})
+}
+
+func startFakeDaemon(t *testing.T, d *fakeDaemon) *fakeDaemon {
+	t.Helper()
+	d.socket = filepath.Join(t.TempDir(), "ebs.sock")
 	ln, err := net.Listen("unix", d.socket)
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -45,11 +66,29 @@ func newFakeDaemon(t *testing.T, status int, body string) *fakeDaemon {
 func (d *fakeDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	d.mu.Lock()
+	status, answer := d.status, d.body
+	if replies := d.script[r.URL.Path]; len(replies) > 0 {
+		n := 0
+		for _, req := range d.requests {
+			if req.path == r.URL.Path {
+				n++
+			}
+		}
+		rep := replies[min(n, len(replies)-1)]
+		status, answer = rep.status, rep.body
+	}
 	d.requests = append(d.requests, recordedRequest{r.Method, r.URL.Path, r.Header.Get("Content-Type"), string(body)})
 	d.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(d.status)
-	_, _ = io.WriteString(w, d.body)
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, answer)
+}
+
+// all returns every request the daemon received, in order.
+func (d *fakeDaemon) all() []recordedRequest {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]recordedRequest(nil), d.requests...)
 }
 
 // only returns the single request the daemon received.
@@ -72,10 +111,19 @@ type cliResult struct {
 // runCLI runs ebs with args, timestamps in UTC and the given environment.
 func runCLI(t *testing.T, env map[string]string, args ...string) cliResult {
 	t.Helper()
+	return runConfigured(t, env, nil, args...)
+}
+
+// runConfigured is runCLI with configure applied to the app first.
+func runConfigured(t *testing.T, env map[string]string, configure func(*app), args ...string) cliResult {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	a := newApp(&stdout, &stderr)
 	a.loc = time.UTC
 	a.getenv = func(k string) string { return env[k] }
+	if configure != nil {
+		configure(a)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	code := runApp(ctx, a, args)

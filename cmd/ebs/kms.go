@@ -76,8 +76,18 @@ func kmsKeyCommands() []commandSpec {
 		kmsKeyOnly("DisableKey", "Disable a KMS key: it can no longer encrypt or decrypt",
 			`  ebs kms disable-key --key-id alias/app`),
 		{operation: "ScheduleKeyDeletion", short: "Schedule the deletion of a KMS key after a waiting period",
-			example: `  ebs kms schedule-key-deletion --key-id 1234abcd-12ab-34cd-56ef-1234567890ab --pending-window-in-days 7`,
-			params:  []param{kmsKeyID().req(), integer("PendingWindowInDays").doc("the waiting period in days, 7-30 (default 30)")}},
+			long: `Schedule the deletion of a KMS key after a waiting period (7-30 days); until
+then the key is disabled (PendingDeletion) and cancel-key-deletion can save it.
+Once deleted, whatever it encrypted can never be decrypted again.
+
+The daemon refuses to schedule the deletion of a key that still protects
+volumes or snapshots, and lists them: re-encrypt them under another key first
+(copy-snapshot --kms-key-id, rewrap-snapshot), delete them, or give --force
+(our extension, sent as "Force": true) to schedule the deletion anyway.`,
+			example: `  ebs kms schedule-key-deletion --key-id 1234abcd-12ab-34cd-56ef-1234567890ab --pending-window-in-days 7
+  ebs kms schedule-key-deletion --key-id alias/old --force     # even though volumes or snapshots use it`,
+			params: []param{kmsKeyID().req(), integer("PendingWindowInDays").doc("the waiting period in days, 7-30 (default 30)"),
+				boolean("Force").doc("schedule the deletion even of a key that still protects volumes or snapshots")}},
 		kmsKeyOnly("CancelKeyDeletion", "Cancel the scheduled deletion of a KMS key (it stays disabled)",
 			`  ebs kms cancel-key-deletion --key-id 1234abcd-12ab-34cd-56ef-1234567890ab`),
 		{operation: "UpdateKeyDescription", short: "Change the description of a KMS key",

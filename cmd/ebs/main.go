@@ -37,7 +37,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer) *app {
-	return &app{stdout: stdout, stderr: stderr, getenv: os.Getenv, loc: time.Local}
+	return &app{stdout: stdout, stderr: stderr, getenv: os.Getenv, loc: time.Local,
+		isTerminal: writerIsTerminal, pollInterval: defaultPollInterval}
 }
 
 func runApp(ctx context.Context, a *app, args []string) int {

@@ -28,6 +28,7 @@ var timestampMembers = map[string]bool{
 	"CreateTime":                true,
 	"CompletionTime":            true,
 	"AttachTime":                true,
+	"ExpiryTime":                true,
 }
 
 // A decoded JSON document keeps the daemon's key order. Its values are:

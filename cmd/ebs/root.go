@@ -43,6 +43,11 @@ type app struct {
 	loc    *time.Location // timestamps are printed in this zone (local, like the AWS CLI)
 	query  *query
 	log    *slog.Logger
+	// isTerminal reports whether a writer is a terminal; progress bars are
+	// drawn on stderr only then.
+	isTerminal func(io.Writer) bool
+	// pollInterval is how often waiters ask the daemon.
+	pollInterval time.Duration
 }
 
 // newRootCommand makes `ebs` with every command group.
@@ -70,6 +75,7 @@ error, 255 anything else (for example, the daemon is not running).`,
 		newServeCommand(),
 		newGroupCommand(a, kmsGroup()),
 		newGroupCommand(a, ec2Group()),
+		newGroupCommand(a, ebsGroup()),
 		newGroupCommand(a, cloudtrailGroup()),
 		newGroupCommand(a, debugGroup()),
 		newWaitReadyCommand(a),

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"os/user"
@@ -36,6 +38,7 @@ type serveOptions struct {
 	clockControl bool
 	logLevel     string
 	mountDir     string
+	pprofAddr    string
 }
 
 func newServeCommand() *cobra.Command {
@@ -64,6 +67,7 @@ It is ready when the socket answers: 'ebs wait-ready' blocks until then, and und
 	f.DurationVar(&o.clockOffset, "clock-offset", 0, "run the daemon's clock this far ahead (e.g. 8760h): rotations and deletions that are due happen at start")
 	f.BoolVar(&o.clockControl, "clock-control", false, "let root move the daemon's clock forward at run time (ebs debug advance-clock)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060), for profiling")
 	f.StringVar(&o.mountDir, "mount-dir", "/run/ebs/volumes", "FUSE mount where each attached volume is a file named by its id")
 	return cmd
 }
@@ -89,6 +93,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer unlock()
+	if err := startPprof(o.pprofAddr, log); err != nil {
+		return err
+	}
 	d, err := openDaemon(ctx, o, log)
 	if d != nil {
 		defer d.close()
@@ -205,4 +212,25 @@ func (c clockControl) Advance(ctx context.Context, d time.Duration) (time.Time, 
 		return time.Time{}, err
 	}
 	return c.offset.Now(), nil
+}
+
+// startPprof serves the Go profiler on a loopback address, if one is given.
+func startPprof(addr string, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--pprof-addr %s: only a loopback address is allowed", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	log.Info("pprof serving", "addr", l.Addr().String())
+	go http.Serve(l, nil) // net/http/pprof registers on the default mux
+	return nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
@@ -19,6 +21,8 @@ type groupSpec struct {
 	short    string
 	long     string
 	commands []commandSpec
+	// extra, when set, adds hand-written subcommands (e.g. `ebs ec2 wait`).
+	extra func(a *app) []*cobra.Command
 }
 
 // commandSpec is one API command, such as `ebs kms encrypt`.
@@ -32,6 +36,9 @@ type commandSpec struct {
 	// prepare, when set, adjusts the request after the flags are set in it;
 	// values holds every parsed flag by flag name (for flags with no member).
 	prepare func(values map[string]any, body *object) error
+	// then, when set, runs after a successful call and returns the response
+	// to print instead (encrypt-volume --wait follows the task to its end).
+	then func(ctx context.Context, a *app, values map[string]any, raw json.RawMessage) (json.RawMessage, error)
 }
 
 // param is one flag: the AWS request member it fills, and how its text is
@@ -152,8 +159,9 @@ func (p param) value(fs *pflag.FlagSet, binaryFormat string) (any, error) {
 	return v, nil
 }
 
-// buildRequest makes the request body from the flags, in spec order.
-func buildRequest(fs *pflag.FlagSet, s commandSpec, binaryFormat string) (object, error) {
+// buildRequest makes the request body from the flags, in spec order, and
+// returns it with every parsed flag by flag name.
+func buildRequest(fs *pflag.FlagSet, s commandSpec, binaryFormat string) (object, map[string]any, error) {
 	body := object{}
 	values := map[string]any{}
 	var missing []string
@@ -166,7 +174,7 @@ func buildRequest(fs *pflag.FlagSet, s commandSpec, binaryFormat string) (object
 		}
 		v, err := p.value(fs, binaryFormat)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		values[p.flagName()] = v
 		if p.member != "" {
@@ -174,14 +182,14 @@ func buildRequest(fs *pflag.FlagSet, s commandSpec, binaryFormat string) (object
 		}
 	}
 	if len(missing) > 0 {
-		return nil, usageErrorf("the following arguments are required: %s", strings.Join(missing, ", "))
+		return nil, nil, usageErrorf("the following arguments are required: %s", strings.Join(missing, ", "))
 	}
 	if s.prepare != nil {
 		if err := s.prepare(values, &body); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return body, nil
+	return body, values, nil
 }
 
 // newGroupCommand makes `ebs <group>` with one subcommand per spec.
@@ -195,6 +203,9 @@ func newGroupCommand(a *app, g groupSpec) *cobra.Command {
 	}
 	for _, s := range g.commands {
 		cmd.AddCommand(newOperationCommand(a, g.name, s))
+	}
+	if g.extra != nil {
+		cmd.AddCommand(g.extra(a)...)
 	}
 	return cmd
 }
@@ -244,13 +255,18 @@ func noPositionalArgs(_ *cobra.Command, args []string) error {
 
 // runOperation builds the request, calls the daemon and prints the answer.
 func (a *app) runOperation(cmd *cobra.Command, service string, s commandSpec) error {
-	body, err := buildRequest(cmd.Flags(), s, a.opts.binaryFormat)
+	body, values, err := buildRequest(cmd.Flags(), s, a.opts.binaryFormat)
 	if err != nil {
 		return err
 	}
 	raw, err := a.client().Call(cmd.Context(), service, s.operation, body)
 	if err != nil {
 		return err
+	}
+	if s.then != nil {
+		if raw, err = s.then(cmd.Context(), a, values, raw); err != nil {
+			return err
+		}
 	}
 	return a.printer().print(s.operation, raw)
 }

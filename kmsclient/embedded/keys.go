@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -285,6 +286,9 @@ func (s *KMS) ScheduleKeyDeletion(ctx context.Context, in *kmsclient.ScheduleKey
 		if err := notPendingDeletion(k); err != nil {
 			return nil, err
 		}
+		if err := s.checkGuard(c, k, in.Force); err != nil {
+			return nil, err
+		}
 		k.State, k.PendingWindowDays = statePendingDeletion, days
 		k.DeletionDate = s.now().Add(time.Duration(days) * 24 * time.Hour)
 		out := &kmsclient.ScheduleKeyDeletionOutput{
@@ -338,5 +342,22 @@ func (s *KMS) deleteKey(tx *kv.Txn, k *keyRecord) error {
 		}
 	}
 	k.State = ""
+	return nil
+}
+
+// checkGuard refuses to schedule the deletion of a key that still protects
+// volumes or snapshots, unless forced, and names them.
+func (s *KMS) checkGuard(c *call, k *keyRecord, force bool) error {
+	if s.guard == nil || force {
+		return nil
+	}
+	users, err := s.guard(context.Background(), k.Arn)
+	if err != nil {
+		return awserr.New(kmsclient.ErrInternal, "Cannot tell what %s protects: %v", k.Arn, err)
+	}
+	if len(users) > 0 {
+		return awserr.New(kmsclient.ErrKeyInUse, "%s still protects %s. Deleting it would make them unreadable forever; "+
+			"re-encrypt or delete them first, or schedule the deletion with --force.", k.Arn, strings.Join(users, ", "))
+	}
 	return nil
 }

@@ -46,6 +46,7 @@ type KMS struct {
 	region    string
 	account   string
 	policies  policyCache
+	guard     func(ctx context.Context, keyArn string) ([]string, error)
 
 	stop chan struct{}
 	done chan struct{}
@@ -106,6 +107,14 @@ func (s *KMS) Close() error {
 	close(s.stop)
 	<-s.done
 	return s.db.Close()
+}
+
+// SetDeletionGuard installs the check ScheduleKeyDeletion runs unless
+// Force: guard lists what the key still protects (volumes, snapshots).
+func (s *KMS) SetDeletionGuard(guard func(ctx context.Context, keyArn string) ([]string, error)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.guard = guard
 }
 
 // Region and Account name where the KMS's keys live.

@@ -1,0 +1,312 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ebs-dev/ebs/blockdev"
+	"github.com/ebs-dev/ebs/blockdev/store"
+	"github.com/ebs-dev/ebs/internal/awserr"
+	"github.com/ebs-dev/ebs/internal/awstime"
+	"github.com/ebs-dev/ebs/internal/clock"
+	"github.com/ebs-dev/ebs/internal/kv"
+	"github.com/ebs-dev/ebs/kmsclient"
+)
+
+// Config configures a Service.
+type Config struct {
+	DB      *kv.DB
+	Store   *store.Store
+	Volumes *blockdev.Manager
+	Account string
+	Clock   clock.Clock
+	Logger  *slog.Logger
+}
+
+// Service is the snapshot catalogue and the background copies.
+type Service struct {
+	cfg Config
+	mu  sync.Mutex // serialises catalogue changes
+	run runner     // background copies and encrypt-volume tasks
+}
+
+// New returns a Service; Start resumes the work a restart interrupted.
+func New(cfg Config) *Service {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg}
+	s.run.init()
+	return s
+}
+
+// Snapshot states.
+const (
+	statePending   = "pending"
+	stateCompleted = "completed"
+	stateError     = "error"
+)
+
+// record is a snapshot in the catalogue.
+type record struct {
+	ID           string              `json:"id"`
+	Description  string              `json:"description"`
+	Start        time.Time           `json:"start"`
+	State        string              `json:"state"`
+	StateMessage string              `json:"stateMessage,omitempty"`
+	Source       blockdev.SourceInfo `json:"source"`
+	Copy         *copySpec           `json:"copy,omitempty"` // set while a copy is pending
+}
+
+const prefixSnapshot = "s/"
+
+func newID(prefix string) string {
+	b := make([]byte, 9)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)[:17]
+}
+
+func notFound(id string) error {
+	return awserr.New(ErrSnapshotNotFound, "The snapshot '%s' does not exist.", id)
+}
+
+func (s *Service) load(tx *kv.Txn, id string) (*record, error) {
+	raw, err := tx.Get([]byte(prefixSnapshot + id))
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := new(record)
+	return r, json.Unmarshal(raw, r)
+}
+
+func (s *Service) get(id string) (*record, error) {
+	var r *record
+	err := s.cfg.DB.View(func(tx *kv.Txn) error {
+		var err error
+		r, err = s.load(tx, id)
+		return err
+	})
+	return r, err
+}
+
+func save(tx *kv.Txn, r *record) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Set([]byte(prefixSnapshot+r.ID), raw)
+}
+
+// put saves a record durably.
+func (s *Service) put(r *record) error {
+	if err := s.cfg.DB.Update(func(tx *kv.Txn) error { return save(tx, r) }); err != nil {
+		return err
+	}
+	return s.cfg.DB.Sync()
+}
+
+func (s *Service) all() ([]*record, error) {
+	var out []*record
+	err := s.cfg.DB.View(func(tx *kv.Txn) error {
+		return tx.Scan([]byte(prefixSnapshot), nil, func(_, v []byte) error {
+			r := new(record)
+			if err := json.Unmarshal(v, r); err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// CreateSnapshot takes a point-in-time, crash-consistent snapshot of a
+// volume, attached and written to or not, in O(1): it pins the volume's
+// current view and moves the volume to a new generation. It stores nothing
+// until the volume overwrites a block.
+func (s *Service) CreateSnapshot(ctx context.Context, in *CreateSnapshotInput) (*Snapshot, error) {
+	if in.VolumeID == "" {
+		return nil, awserr.New(blockdev.ErrMissingParameter, "The request must contain the parameter VolumeId.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &record{ID: newID("snap-"), Description: in.Description, Start: s.cfg.Clock.Now(), State: stateCompleted}
+	err := s.cfg.Volumes.Snapshot(ctx, in.VolumeID, func(tx *kv.Txn, src blockdev.SourceInfo) error {
+		r.Source = src
+		if err := s.cfg.Store.PinInTx(tx, src.Lineage, src.Gen, r.ID); err != nil {
+			return err
+		}
+		return save(tx, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.info(r), nil
+}
+
+// DescribeSnapshots lists snapshots: all, the ones named, or those of the
+// volumes named by a volume-id filter.
+func (s *Service) DescribeSnapshots(ctx context.Context, in *DescribeSnapshotsInput) (*DescribeSnapshotsOutput, error) {
+	var recs []*record
+	if len(in.SnapshotIDs) > 0 {
+		for _, id := range in.SnapshotIDs {
+			r, err := s.get(id)
+			if err != nil {
+				return nil, err
+			}
+			recs = append(recs, r)
+		}
+	} else {
+		var err error
+		if recs, err = s.all(); err != nil {
+			return nil, err
+		}
+	}
+	out := &DescribeSnapshotsOutput{Snapshots: []Snapshot{}}
+	for _, r := range recs {
+		ok, err := matches(r, in.Filters)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out.Snapshots = append(out.Snapshots, *s.info(r))
+		}
+	}
+	return out, nil
+}
+
+func matches(r *record, filters []Filter) (bool, error) {
+	for _, f := range filters {
+		var v string
+		switch f.Name {
+		case "volume-id":
+			v = r.Source.VolumeID
+		case "status":
+			v = r.State
+		case "snapshot-id":
+			v = r.ID
+		case "encrypted":
+			v = fmt.Sprint(r.Source.Encrypted)
+		default:
+			return false, awserr.New(blockdev.ErrInvalidParameterValue, "The filter '%s' is invalid: use volume-id, snapshot-id, status or encrypted.", f.Name)
+		}
+		if !slices.Contains(f.Values, v) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (s *Service) info(r *record) *Snapshot {
+	src := r.Source
+	out := &Snapshot{
+		SnapshotID: r.ID, VolumeID: src.VolumeID, VolumeSize: src.SizeGiB, State: r.State, StateMessage: r.StateMessage,
+		Progress: "100%", StartTime: awstime.New(r.Start), Description: r.Description, Encrypted: src.Encrypted,
+		KmsKeyID: src.KmsKeyArn, DataEncryptionKeyID: src.DataKeyID, OwnerID: s.cfg.Account,
+	}
+	if r.State == statePending {
+		out.Progress = fmt.Sprintf("%d%%", s.run.progress(r.ID))
+		return out
+	}
+	if r.State == stateCompleted {
+		if v, err := s.cfg.Store.OpenView(src.Lineage, src.Gen, uint64(src.SizeGiB)<<30/store.BlockSize); err == nil {
+			var n int64
+			v.Mapped(func(uint64) { n += store.BlockSize })
+			out.FullSnapshotSizeInBytes = n
+		}
+		if u, err := s.cfg.Store.UniqueBytes(src.Lineage, src.Gen); err == nil {
+			out.UniqueSizeInBytes = u
+		}
+	}
+	return out
+}
+
+// DeleteSnapshot deletes a snapshot and frees the blocks that no other
+// snapshot or volume needs; every other snapshot and volume reads the same
+// data afterwards. A snapshot being copied cannot be deleted; deleting a
+// pending copy cancels it.
+func (s *Service) DeleteSnapshot(ctx context.Context, in *SnapshotIDInput) (*struct{}, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.get(in.SnapshotID)
+	if err != nil {
+		return nil, err
+	}
+	if by := s.run.copyingFrom(r.ID); by != "" {
+		return nil, awserr.New(ErrSnapshotInUse, "The snapshot %s is currently in use by the copy %s.", r.ID, by)
+	}
+	if r.State == statePending {
+		s.run.cancel(r.ID)
+	}
+	err = s.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixSnapshot + r.ID)) })
+	if err != nil {
+		return nil, err
+	}
+	if r.State == stateCompleted || r.Source.Lineage != 0 {
+		if err := s.cfg.Store.Unpin(r.Source.Lineage, r.Source.Gen, r.ID); err != nil {
+			return nil, fmt.Errorf("free the blocks of %s: %w", r.ID, err)
+		}
+	}
+	return &struct{}{}, nil
+}
+
+// CreateVolume makes a volume from a completed snapshot (see
+// blockdev.Manager.CreateFromSnapshot for how keys and blocks are shared).
+func (s *Service) CreateVolume(ctx context.Context, in *blockdev.CreateVolumeInput) (*blockdev.VolumeInfo, error) {
+	r, err := s.get(in.SnapshotID)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != stateCompleted {
+		return nil, awserr.New(blockdev.ErrIncorrectState, "Snapshot '%s' is in the '%s' state.", r.ID, r.State)
+	}
+	return s.cfg.Volumes.CreateFromSnapshot(ctx, in, r.ID, r.Source)
+}
+
+// KeyUsers lists the volumes and snapshots whose data key is wrapped under
+// keyArn: what a deletion of that key would make unreadable.
+func (s *Service) KeyUsers(ctx context.Context, keyArn string) ([]string, error) {
+	users, err := s.cfg.Volumes.VolumesUsingKey(keyArn)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.all()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Source.KmsKeyArn == keyArn {
+			users = append(users, r.ID)
+		}
+	}
+	return users, nil
+}
+
+// caller is who started background work, kept to act as them later.
+type caller struct {
+	ARN, AccountID, PrincipalID, Type, UserName string
+}
+
+func callerOf(ctx context.Context) caller {
+	c, _ := kmsclient.CallerFrom(ctx)
+	return caller{ARN: c.ARN, AccountID: c.AccountID, PrincipalID: c.PrincipalID, Type: c.Type, UserName: c.UserName}
+}
+
+func (c caller) context(ctx context.Context) context.Context {
+	return kmsclient.WithCaller(ctx, kmsclient.Caller{ARN: c.ARN, AccountID: c.AccountID, PrincipalID: c.PrincipalID,
+		Type: c.Type, UserName: c.UserName, SourceIP: "ebs-daemon", UserAgent: "ebs-daemon (background copy)"})
+}
