@@ -176,6 +176,9 @@ func (m *Manager) viaEC2(ctx context.Context) context.Context {
 func (m *Manager) Create(ctx context.Context, in *CreateVolumeInput) (*VolumeInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if in.Size == 0 {
+		return nil, awserr.New(ErrMissingParameter, "The request must contain the parameter size (or a snapshot id).")
+	}
 	if in.Size < 1 || in.Size > 16384 {
 		return nil, awserr.New(ErrInvalidParameterValue, "Volume size %d GiB is out of range: it must be between 1 and 16384.", in.Size)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,5 +190,20 @@ func TestSpecs(t *testing.T) {
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("kms commands\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestSpreadListArgs(t *testing.T) {
+	root := newRootCommand(newApp(io.Discard, io.Discard))
+	for _, tc := range []struct{ in, want string }{
+		{"ec2 describe-snapshots --snapshot-ids a b c --output text", "ec2 describe-snapshots --snapshot-ids a --snapshot-ids b --snapshot-ids c --output text"},
+		{"ec2 describe-volumes --volume-ids v1", "ec2 describe-volumes --volume-ids v1"},
+		{"kms create-grant --key-id k --operations Decrypt Encrypt --grantee-principal p", "kms create-grant --key-id k --operations Decrypt --operations Encrypt --grantee-principal p"},
+		{"kms describe-key --key-id a b", "kms describe-key --key-id a b"},
+	} {
+		got := strings.Join(spreadListArgs(root, strings.Fields(tc.in)), " ")
+		if got != tc.want {
+			t.Errorf("%s\n got %s\nwant %s", tc.in, got, tc.want)
+		}
 	}
 }

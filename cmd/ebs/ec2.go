@@ -32,7 +32,7 @@ by default is on, which encrypts every new volume.`,
 			example: `  ebs ec2 create-volume --size 1 --encrypted --kms-key-id alias/app
   ebs ec2 create-volume --size 10 --volume-type gp3     # unencrypted`,
 			params: []param{
-				integer("Size").doc("size in GiB (1-16384)").req(), boolean("Encrypted").doc("encrypt the volume"),
+				integer("Size").doc("size in GiB (1-16384); with --snapshot-id, at least the snapshot's, default its size"), boolean("Encrypted").doc("encrypt the volume"),
 				str("KmsKeyId").doc("the KMS key for the data key: key id, key ARN, alias/NAME or alias ARN"),
 				str("SnapshotId").doc("the snapshot to create the volume from"), str("VolumeType").doc("gp3 (default), gp2, io1, io2, st1, sc1, standard"),
 			}},

@@ -43,7 +43,7 @@ func newApp(stdout, stderr io.Writer) *app {
 
 func runApp(ctx context.Context, a *app, args []string) int {
 	root := newRootCommand(a)
-	root.SetArgs(args)
+	root.SetArgs(spreadListArgs(root, args))
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
