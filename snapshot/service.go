@@ -267,6 +267,8 @@ func (s *Service) DeleteSnapshot(ctx context.Context, in *SnapshotIDInput) (*str
 // CreateVolume makes a volume from a completed snapshot (see
 // blockdev.Manager.CreateFromSnapshot for how keys and blocks are shared).
 func (s *Service) CreateVolume(ctx context.Context, in *blockdev.CreateVolumeInput) (*blockdev.VolumeInfo, error) {
+	s.mu.Lock() // the snapshot must not be deleted before the new volume pins its view
+	defer s.mu.Unlock()
 	r, err := s.get(in.SnapshotID)
 	if err != nil {
 		return nil, err

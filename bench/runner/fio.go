@@ -57,10 +57,11 @@ func runFio(jobFile, path string, o options) (jobResult, error) {
 	return jobResult{IOPS: side.IOPS, MiBps: side.BWKiB / 1024, P99us: side.Clat.Percentile["99.000000"] / 1000}, nil
 }
 
-// prefill writes the whole file once so that reads hit stored blocks.
+// prefill writes the whole file once so that reads hit stored blocks, and
+// fsyncs it, so that no job pays for writing back the prefill.
 func prefill(path, size string) error {
 	out, err := exec.Command("fio", "--name=prefill", "--filename="+path, "--size="+size, "--rw=write", "--bs=1M",
-		"--iodepth=8", "--ioengine=libaio", "--direct=1", "--output-format=terse").CombinedOutput()
+		"--iodepth=8", "--ioengine=libaio", "--direct=1", "--end_fsync=1", "--output-format=terse").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("prefill: %w: %s", err, out)
 	}

@@ -161,8 +161,13 @@ func (s *Store) flushOnce() error {
 	}
 	s.mu.Unlock()
 	batches := make([]map[mapRef]uint64, len(open))
+	changes := 0
 	for i, l := range open {
 		batches[i] = l.takePending()
+		changes += len(batches[i])
+	}
+	if changes == 0 && len(frees) == 0 {
+		return nil // only in-place overwrites: the fdatasync above made them durable
 	}
 	err := s.db.WriteBatch(func(b *kv.Batch) error {
 		for i, l := range open {
