@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ebs-dev/ebs/internal/clock"
 	"github.com/ebs-dev/ebs/internal/kv"
 )
 
@@ -95,22 +96,11 @@ func (s *Store) UsedBlocks() uint64 { return s.alloc.count() }
 
 func (s *Store) flushLoop(every time.Duration) {
 	defer close(s.done)
-	if every < 0 {
-		<-s.stop
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			if err := s.Flush(); err != nil {
-				s.log.Error("background flush", "err", err)
-			}
+	clock.Every(s.stop, every, func() {
+		if err := s.Flush(); err != nil {
+			s.log.Error("background flush", "err", err)
 		}
-	}
+	})
 }
 
 // flusher group-commits concurrent Flush calls: a call that arrives while a

@@ -46,3 +46,23 @@ func (o *Offset) Advance(d time.Duration) time.Duration {
 	o.offset += d
 	return o.offset
 }
+
+// Every calls fn every interval until stop is closed (never, for a
+// negative interval), then returns. It measures real time: it is for
+// background housekeeping, not for the dates a Clock decides.
+func Every(stop <-chan struct{}, interval time.Duration, fn func()) {
+	if interval < 0 {
+		<-stop
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}

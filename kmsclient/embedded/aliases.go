@@ -73,17 +73,8 @@ func (s *KMS) CreateAlias(ctx context.Context, in *kmsclient.AliasInput) (*kmscl
 // UpdateAlias points an existing alias at another key.
 func (s *KMS) UpdateAlias(ctx context.Context, in *kmsclient.AliasInput) (*kmsclient.Empty, error) {
 	return run(s, ctx, "UpdateAlias", in, func(c *call) (*kmsclient.Empty, error) {
-		if err := validateAliasName(in.AliasName); err != nil {
-			return nil, err
-		}
-		a, err := getJSON[aliasRecord](c.tx, prefixAlias+in.AliasName)
-		if errors.Is(err, kv.ErrNotFound) {
-			return nil, awserr.New(kmsclient.ErrNotFound, "Alias %s is not found.", s.aliasArn(in.AliasName))
-		}
+		a, err := s.existingAlias(c, in.AliasName, "UpdateAlias")
 		if err != nil {
-			return nil, err
-		}
-		if _, err := s.useKey(c, a.KeyID, "UpdateAlias", nil); err != nil {
 			return nil, err
 		}
 		k, err := s.aliasTarget(c, in.TargetKeyID, "UpdateAlias")
@@ -98,17 +89,8 @@ func (s *KMS) UpdateAlias(ctx context.Context, in *kmsclient.AliasInput) (*kmscl
 // DeleteAlias removes an alias; its key is not affected.
 func (s *KMS) DeleteAlias(ctx context.Context, in *kmsclient.DeleteAliasInput) (*kmsclient.Empty, error) {
 	return run(s, ctx, "DeleteAlias", in, func(c *call) (*kmsclient.Empty, error) {
-		if err := validateAliasName(in.AliasName); err != nil {
-			return nil, err
-		}
-		a, err := getJSON[aliasRecord](c.tx, prefixAlias+in.AliasName)
-		if errors.Is(err, kv.ErrNotFound) {
-			return nil, awserr.New(kmsclient.ErrNotFound, "Alias %s is not found.", s.aliasArn(in.AliasName))
-		}
+		a, err := s.existingAlias(c, in.AliasName, "DeleteAlias")
 		if err != nil {
-			return nil, err
-		}
-		if _, err := s.useKey(c, a.KeyID, "DeleteAlias", nil); err != nil {
 			return nil, err
 		}
 		return &kmsclient.Empty{}, c.tx.Delete([]byte(prefixAlias + a.Name))
@@ -149,4 +131,23 @@ func (s *KMS) countAliases(tx *kv.Txn, keyID string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// existingAlias loads an alias for UpdateAlias or DeleteAlias and checks
+// that the caller may perform op on the key it names.
+func (s *KMS) existingAlias(c *call, name, op string) (*aliasRecord, error) {
+	if err := validateAliasName(name); err != nil {
+		return nil, err
+	}
+	a, err := getJSON[aliasRecord](c.tx, prefixAlias+name)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, awserr.New(kmsclient.ErrNotFound, "Alias %s is not found.", s.aliasArn(name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.useKey(c, a.KeyID, op, nil); err != nil {
+		return nil, err
+	}
+	return a, nil
 }

@@ -125,22 +125,11 @@ func (s *KMS) now() time.Time { return s.clock.Now().UTC() }
 
 func (s *KMS) sweepLoop(every time.Duration) {
 	defer close(s.done)
-	if every < 0 {
-		<-s.stop
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			if err := s.Sweep(context.Background()); err != nil {
-				s.log.Error("kms sweep", "err", err)
-			}
+	clock.Every(s.stop, every, func() {
+		if err := s.Sweep(context.Background()); err != nil {
+			s.log.Error("kms sweep", "err", err)
 		}
-	}
+	})
 }
 
 // Sweep applies what the clock has made due: automatic rotations and the
