@@ -67,6 +67,8 @@ var errorTable = []struct {
 	{snapshot.ErrSnapshotInUse, awsError{"InvalidSnapshot.InUse", http.StatusBadRequest}},
 	{snapshot.ErrResourceLimitExceeded, awsError{"ResourceLimitExceeded", http.StatusBadRequest}},
 	{snapshot.ErrInvalidBlockToken, awsError{"ValidationException", http.StatusBadRequest}},
+	{snapshot.ErrResourceNotFound, awsError{"ResourceNotFoundException", http.StatusNotFound}},
+	{snapshot.ErrValidation, awsError{"ValidationException", http.StatusBadRequest}},
 	{kmsclient.ErrKeyInUse, awsError{"DependencyViolation", http.StatusBadRequest}},
 	{ErrSerialization, awsError{"SerializationException", http.StatusBadRequest}},
 	{ErrUnknownOperation, awsError{"UnknownOperationException", http.StatusBadRequest}},

@@ -34,6 +34,9 @@ func (m *Manager) Attach(ctx context.Context, id, device string) (*Volume, error
 	if r.State == stateInUse || m.attached[id] != nil {
 		return nil, awserr.New(ErrVolumeInUse, "%s is already attached to %s.", id, r.Device)
 	}
+	if r.State != stateAvailable {
+		return nil, awserr.New(ErrIncorrectState, "Volume '%s' is in the '%s' state.", id, r.State)
+	}
 	caller, _ := kmsclient.CallerFrom(ctx)
 	v, grantID, err := m.open(ctx, r)
 	if err != nil {
@@ -172,6 +175,12 @@ func (m *Manager) Reopen(ctx context.Context) ([]*Volume, error) {
 	var vols []*Volume
 	var errs []error
 	for _, info := range out.Volumes {
+		if info.State == stateCreating { // a restart interrupted its copy: its blocks are incomplete
+			if _, err := m.update(info.VolumeID, func(r *volumeRecord) error { r.State = "error"; return nil }); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		if info.State != stateInUse {
 			continue
 		}

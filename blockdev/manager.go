@@ -65,6 +65,7 @@ func NewManager(cfg Config) *Manager {
 const (
 	stateAvailable = "available"
 	stateInUse     = "in-use"
+	stateCreating  = "creating"
 )
 
 // principal is who attached a volume, so that the daemon can attach it again
@@ -311,6 +312,9 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 	}
 	if r.State == stateInUse || m.attached[id] != nil {
 		return awserr.New(ErrVolumeInUse, "Volume %s is currently attached to %s.", id, r.Device)
+	}
+	if r.State == stateCreating {
+		return awserr.New(ErrIncorrectState, "Volume '%s' is still being created from its snapshot.", id)
 	}
 	if err := m.cfg.Store.Unpin(r.Lineage, store.HeadGen, headHolder); err != nil {
 		return err

@@ -2,6 +2,7 @@ package blockdev
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 
@@ -69,6 +70,38 @@ func (m *Manager) Snapshot(ctx context.Context, id string, fn func(tx *kv.Txn, s
 // a new data key and copies every block, re-encrypted. An encrypted snapshot
 // always gives an encrypted volume.
 func (m *Manager) CreateFromSnapshot(ctx context.Context, in *CreateVolumeInput, snapshotID string, src SourceInfo) (*VolumeInfo, error) {
+	r, copyNeeded, err := m.createFromSnapshot(ctx, in, snapshotID, src)
+	if err != nil || !copyNeeded {
+		return m.infoLocked(r), err
+	}
+	// The full copy runs without the manager's lock: other volumes are not
+	// held up. The new volume is "creating" until it is done.
+	err = m.CopyInto(ctx, src, r.Lineage, r.KmsKeyArn, r.WrappedKey, map[string]string{"aws:ebs:id": r.ID}, r.blocks(), nil)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		m.cfg.Store.Unpin(r.Lineage, store.HeadGen, headHolder)
+		m.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixVolume + r.ID)) })
+		return nil, fmt.Errorf("copy snapshot blocks into %s: %w", r.ID, err)
+	}
+	if r, err = m.update(r.ID, func(r *volumeRecord) error { r.State = stateAvailable; return nil }); err != nil {
+		return nil, err
+	}
+	return m.info(r), nil
+}
+
+func (m *Manager) infoLocked(r *volumeRecord) *VolumeInfo {
+	if r == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.info(r)
+}
+
+// createFromSnapshot makes the new volume's record and key, and says
+// whether its blocks must be copied (a new data key) or are shared.
+func (m *Manager) createFromSnapshot(ctx context.Context, in *CreateVolumeInput, snapshotID string, src SourceInfo) (*volumeRecord, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	size := in.Size
@@ -76,11 +109,11 @@ func (m *Manager) CreateFromSnapshot(ctx context.Context, in *CreateVolumeInput,
 		size = src.SizeGiB
 	}
 	if size < src.SizeGiB || size > 16384 {
-		return nil, awserr.New(ErrInvalidParameterValue, "The volume size %d GiB is invalid for snapshot %s: it must be at least the snapshot's %d GiB.", size, snapshotID, src.SizeGiB)
+		return nil, false, awserr.New(ErrInvalidParameterValue, "The volume size %d GiB is invalid for snapshot %s: it must be at least the snapshot's %d GiB.", size, snapshotID, src.SizeGiB)
 	}
 	enc, keyID, err := m.encryptionFor(in.Encrypted, in.KmsKeyID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if src.Encrypted && in.KmsKeyID == "" {
 		keyID = src.KmsKeyArn
@@ -88,17 +121,13 @@ func (m *Manager) CreateFromSnapshot(ctx context.Context, in *CreateVolumeInput,
 	r := &volumeRecord{ID: newID("vol-"), SizeGiB: size, VolumeType: orDefault(in.VolumeType, "gp3"), Created: m.cfg.Clock.Now(),
 		Gen: 1, State: stateAvailable, SnapshotID: snapshotID}
 	if err := m.keyFromSnapshot(ctx, r, src, enc || src.Encrypted, keyID); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !r.Encrypted || r.DataKeyID == src.DataKeyID {
-		err = m.saveNew(r, src.Lineage, src.Gen) // shares the blocks
-	} else {
-		err = m.copyIntoNew(ctx, r, src)
+		return r, false, m.saveNew(r, src.Lineage, src.Gen) // shares the blocks
 	}
-	if err != nil {
-		return nil, err
-	}
-	return m.info(r), nil
+	r.State = stateCreating
+	return r, true, m.saveNew(r, 0, 0)
 }
 
 func orDefault(s, def string) string {
@@ -130,21 +159,6 @@ func (m *Manager) keyFromSnapshot(ctx context.Context, r *volumeRecord, src Sour
 		}
 	}
 	return m.newDataKey(ctx, r, keyID)
-}
-
-// copyIntoNew fills a new lineage for r with every block of the snapshot,
-// re-encrypted under r's key.
-func (m *Manager) copyIntoNew(ctx context.Context, r *volumeRecord, src SourceInfo) error {
-	if err := m.saveNew(r, 0, 0); err != nil {
-		return err
-	}
-	err := m.CopyInto(ctx, src, r.Lineage, r.KmsKeyArn, r.WrappedKey, map[string]string{"aws:ebs:id": r.ID}, r.blocks(), nil)
-	if err != nil {
-		m.cfg.Store.Unpin(r.Lineage, store.HeadGen, headHolder)
-		m.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixVolume + r.ID)) })
-		return fmt.Errorf("copy snapshot blocks into %s: %w", r.ID, err)
-	}
-	return nil
 }
 
 // CopyInto copies every block of the view src into lineage dst (at
@@ -227,18 +241,23 @@ func (m *Manager) EncryptionFor(encrypted *bool, kmsKeyID string) (bool, string,
 }
 
 // VolumesUsingKey lists the volumes whose data key is wrapped under keyArn.
+// It reads the records without the manager's lock: the KMS calls it (the
+// key-deletion guard) while the manager may be waiting on the KMS.
 func (m *Manager) VolumesUsingKey(keyArn string) ([]string, error) {
-	out, err := m.Describe(context.Background(), &DescribeVolumesInput{})
-	if err != nil {
-		return nil, err
-	}
 	var ids []string
-	for _, v := range out.Volumes {
-		if v.KmsKeyID == keyArn {
-			ids = append(ids, v.VolumeID)
-		}
-	}
-	return ids, nil
+	err := m.cfg.DB.View(func(tx *kv.Txn) error {
+		return tx.Scan([]byte(prefixVolume), nil, func(_, v []byte) error {
+			r := new(volumeRecord)
+			if err := json.Unmarshal(v, r); err != nil {
+				return err
+			}
+			if r.KmsKeyArn == keyArn {
+				ids = append(ids, r.ID)
+			}
+			return nil
+		})
+	})
+	return ids, err
 }
 
 // KeyArn resolves a key id, alias or ARN to the key's ARN ("" if unknown).

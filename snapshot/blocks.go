@@ -6,13 +6,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ebs-dev/ebs/blockdev"
 	"github.com/ebs-dev/ebs/blockdev/store"
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/awstime"
@@ -55,14 +55,18 @@ func CheckBlockToken(token, snapshotID string, index int64, now time.Time) error
 	return awserr.New(ErrInvalidBlockToken, "The block token is not valid for block %d of %s.", index, snapshotID)
 }
 
-// view opens the blocks of a completed snapshot.
+// view opens the blocks of a completed snapshot, with the EBS direct APIs'
+// errors.
 func (s *Service) view(id string) (*record, *store.View, error) {
 	r, err := s.get(id)
+	if errors.Is(err, ErrSnapshotNotFound) {
+		return nil, nil, awserr.New(ErrResourceNotFound, "The snapshot '%s' does not exist.", id)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if r.State != stateCompleted {
-		return nil, nil, awserr.New(blockdev.ErrIncorrectState, "Snapshot '%s' is in the '%s' state.", r.ID, r.State)
+		return nil, nil, awserr.New(ErrValidation, "Snapshot '%s' is in the '%s' state.", r.ID, r.State)
 	}
 	v, err := s.cfg.Store.OpenView(r.Source.Lineage, r.Source.Gen, uint64(r.Source.SizeGiB)<<30/store.BlockSize)
 	return r, v, err
@@ -115,6 +119,9 @@ func (s *Service) ListChangedBlocks(ctx context.Context, in *ListChangedBlocksIn
 		if first, fv, err = s.view(in.FirstSnapshotID); err != nil {
 			return nil, err
 		}
+	}
+	if first != nil && !s.related(first, second) {
+		return nil, awserr.New(ErrValidation, "UNRELATED_SNAPSHOTS: %s and %s do not share a data key and a volume lineage.", first.ID, second.ID)
 	}
 	changed, err := s.changed(first, fv, second, sv)
 	if err != nil {
@@ -171,6 +178,18 @@ func (s *Service) changed(first *record, fv *store.View, second *record, sv *sto
 	return out, nil
 }
 
+// related reports whether two snapshots can be compared, as AWS asks: they
+// share a data key and come from one volume lineage.
+func (s *Service) related(a, b *record) bool {
+	if a.Source.DataKeyID != b.Source.DataKeyID {
+		return false
+	}
+	if a.Source.Encrypted {
+		return true // one data key: one lineage of volumes and snapshots
+	}
+	return s.cfg.Store.Related(a.Source.Lineage, b.Source.Lineage)
+}
+
 func hasData(v *store.View, index int64) bool {
 	for lba := uint64(index) * blocksPerDirect; lba < uint64(index+1)*blocksPerDirect && lba < v.Blocks(); lba++ {
 		if v.Slot(lba) != 0 {
@@ -187,13 +206,13 @@ func paging(next string, startIndex int64, maxResults int) (int64, int, error) {
 		maxResults = 10000
 	}
 	if maxResults < 100 || maxResults > 10000 {
-		return 0, 0, awserr.New(blockdev.ErrInvalidParameterValue, "MaxResults must be between 100 and 10000.")
+		return 0, 0, awserr.New(ErrValidation, "MaxResults must be between 100 and 10000.")
 	}
 	start := startIndex
 	if next != "" {
 		n, err := strconv.ParseInt(next, 10, 64)
 		if err != nil || n < 0 {
-			return 0, 0, awserr.New(blockdev.ErrInvalidParameterValue, "The NextToken is not valid.")
+			return 0, 0, awserr.New(ErrValidation, "The NextToken is not valid.")
 		}
 		start = n
 	}

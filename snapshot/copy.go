@@ -203,7 +203,8 @@ func (s *Service) reencrypt(ctx context.Context, r *record, src *record, keyCtx 
 		return err
 	}
 	r.Copy.Lineage = lin
-	if err := s.put(r); err != nil {
+	if err := s.putIfExists(r); err != nil {
+		s.cfg.Store.Unpin(lin, 1, copyHolder(r.ID))
 		return err
 	}
 	blocks := uint64(src.Source.SizeGiB) << 30 / blockdev.BlockSize
@@ -223,6 +224,17 @@ func (s *Service) reencrypt(ctx context.Context, r *record, src *record, keyCtx 
 }
 
 func copyHolder(id string) string { return "copy:" + id }
+
+// putIfExists saves a pending copy's record unless it was deleted
+// (cancelled) meanwhile, which it reports as context.Canceled.
+func (s *Service) putIfExists(r *record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.get(r.ID); err != nil {
+		return context.Canceled
+	}
+	return s.put(r)
+}
 
 func (s *Service) setProgress(id string, done, total uint64) {
 	s.run.mu.Lock()

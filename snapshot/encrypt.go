@@ -172,6 +172,14 @@ func (s *Service) runTask(ctx context.Context, t *task) error {
 		}
 	}
 	if err := s.waitCompleted(ctx, t.EncryptedSnapshotID); err != nil {
+		// The copy failed (a disabled key, say): drop it, so that running
+		// encrypt-volume again makes a new one.
+		if _, derr := s.DeleteSnapshot(ctx, &SnapshotIDInput{SnapshotID: t.EncryptedSnapshotID}); derr == nil || errors.Is(derr, ErrSnapshotNotFound) {
+			t.EncryptedSnapshotID = ""
+			if serr := s.saveTask(t); serr != nil {
+				return errors.Join(err, serr)
+			}
+		}
 		return err
 	}
 	if t.VolumeID == "" {

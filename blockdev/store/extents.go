@@ -3,8 +3,10 @@ package store
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 
@@ -86,14 +88,17 @@ func (e *extents) slotCount() uint64 {
 func (e *extents) ensure(first uint64, n int) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for s := first; s < first+uint64(n); {
-		ext, off := locate(s)
+	last := first + uint64(n) - 1
+	for s := first; s <= last; {
+		ext, _ := locate(s)
 		for ext >= len(e.files) {
 			if err := e.open(len(e.files)); err != nil {
 				return err
 			}
 		}
-		end := off + BlockSize
+		extLast := min(last, uint64(ext+1)*slotsPerExtent) // the run's last slot in this extent
+		_, lastOff := locate(extLast)
+		end := lastOff + BlockSize
 		if end > e.alloc[ext] {
 			want := min((end+growStep-1)/growStep*growStep, slotsPerExtent*BlockSize)
 			if err := unix.Fallocate(int(e.files[ext].Fd()), 0, e.alloc[ext], want-e.alloc[ext]); err != nil {
@@ -101,7 +106,7 @@ func (e *extents) ensure(first uint64, n int) error {
 			}
 			e.alloc[ext] = want
 		}
-		s += uint64(slotsPerExtent - off/BlockSize)
+		s = extLast + 1
 	}
 	return nil
 }
@@ -135,11 +140,24 @@ func (e *extents) readRun(slot uint64, p []byte) error {
 	return nil
 }
 
-// punch releases a slot's disk space (its old ciphertext is gone and the
-// data dir shrinks). Failure only costs space.
-func (e *extents) punch(slot uint64) error {
-	ext, off := locate(slot)
-	return unix.Fallocate(int(e.file(ext).Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, BlockSize)
+// punchAll releases the disk space of freed slots (their old ciphertext is
+// gone and the data dir shrinks), one fallocate per run of consecutive
+// slots. A failure only costs space.
+func (e *extents) punchAll(slots []uint64, log *slog.Logger) {
+	slots = slices.Clone(slots)
+	slices.Sort(slots)
+	for i := 0; i < len(slots); {
+		j := i + 1
+		for j < len(slots) && slots[j] == slots[j-1]+1 && (slots[j]-1)%slotsPerExtent != 0 {
+			j++
+		}
+		ext, off := locate(slots[i])
+		err := unix.Fallocate(int(e.file(ext).Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, int64(j-i)*BlockSize)
+		if err != nil {
+			log.Warn("punch freed slots", "extent", ext, "offset", off, "slots", j-i, "err", err)
+		}
+		i = j
+	}
 }
 
 // sync fdatasyncs every extent written since the last sync.

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -25,6 +26,7 @@ type Lineage struct {
 	io        sync.RWMutex // held shared by writes and discards, exclusively by Freeze
 
 	mu      sync.Mutex
+	pins    []uint64 // pinned generations of this lineage below the head, ascending
 	gen     uint64
 	head    *table
 	pending map[mapRef]uint64 // map changes not yet committed: slot, or deleted
@@ -43,6 +45,9 @@ func (s *Store) OpenLineage(id, gen, blocks uint64) (*Lineage, error) {
 			return err
 		}
 		l.hasParent = rec.Parent != 0
+		if l.pins, err = pinnedGens(tx, id); err != nil {
+			return err
+		}
 		return s.loadView(tx, id, gen, blocks, l.head, 0)
 	})
 	if err != nil {
@@ -79,6 +84,34 @@ func (l *Lineage) Freeze(persist func(gen uint64) error) error {
 	}
 	l.mu.Lock()
 	l.gen = gen + 1
+	l.pins = append(l.pins, gen)
+	l.mu.Unlock()
+	return nil
+}
+
+// owned reports whether no view but the head sees entry e, so that it can
+// be overwritten in place and freed: it was born in the current generation,
+// or no pinned generation since its birth is left (its snapshots are gone).
+// Entries read through from a parent (birth 0) are never owned.
+func (l *Lineage) owned(e entry) bool {
+	if e.birth == l.gen {
+		return true
+	}
+	if e.birth == 0 {
+		return false
+	}
+	i, _ := slices.BinarySearch(l.pins, e.birth)
+	return i == len(l.pins) || l.pins[i] >= l.gen
+}
+
+// refreshPins reloads the pinned generations after a pin was dropped.
+func (l *Lineage) refreshPins(tx *kv.Txn) error {
+	pins, err := pinnedGens(tx, l.id)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.pins = pins
 	l.mu.Unlock()
 	return nil
 }
@@ -174,7 +207,7 @@ func (l *Lineage) WriteBlocks(lba uint64, src []byte) error {
 	l.mu.Lock()
 	gen := l.gen
 	for i := range slots {
-		if e, ok := l.head.get(lba + uint64(i)); ok && e.slot != 0 && e.birth == gen {
+		if e, ok := l.head.get(lba + uint64(i)); ok && e.slot != 0 && l.owned(e) {
 			slots[i] = e.slot
 		} else {
 			fresh = append(fresh, i)
@@ -251,9 +284,12 @@ func (l *Lineage) Discard(lba uint64, n int) error {
 		switch {
 		case !ok:
 			continue
-		case e.birth == gen:
+		case l.owned(e):
 			if e.slot != 0 {
 				frees = append(frees, e.slot)
+			}
+			if e.birth != gen {
+				l.pending[mapRef{lba + i, e.birth}] = deleted
 			}
 			if history {
 				l.head.set(lba+i, entry{birth: gen})

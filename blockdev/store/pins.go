@@ -46,6 +46,14 @@ func (s *Store) unpin(lineage, gen uint64, holder string, depth int) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	open := s.lineages[lineage]
+	s.mu.Unlock()
+	if open != nil {
+		if err := s.db.View(open.refreshPins); err != nil {
+			return err
+		}
+	}
 	if slices.Contains(pins, gen) {
 		return s.db.Sync()
 	}
@@ -97,14 +105,28 @@ func (s *Store) dropLineage(lineage uint64, depth int) error {
 func (s *Store) pins(lineage uint64) ([]uint64, error) {
 	var gens []uint64
 	err := s.db.View(func(tx *kv.Txn) error {
-		return tx.Scan(pinLineagePrefix(lineage), nil, func(k, _ []byte) error {
-			if gen, _, ok := parsePinKey(k); ok && (len(gens) == 0 || gens[len(gens)-1] != gen) {
-				gens = append(gens, gen)
-			}
-			return nil
-		})
+		var err error
+		gens, err = allPinnedGens(tx, lineage)
+		return err
 	})
 	return gens, err
+}
+
+func allPinnedGens(tx *kv.Txn, lineage uint64) ([]uint64, error) {
+	var gens []uint64
+	err := tx.Scan(pinLineagePrefix(lineage), nil, func(k, _ []byte) error {
+		if gen, _, ok := parsePinKey(k); ok && (len(gens) == 0 || gens[len(gens)-1] != gen) {
+			gens = append(gens, gen)
+		}
+		return nil
+	})
+	return gens, err
+}
+
+// pinnedGens is allPinnedGens without the head's pin.
+func pinnedGens(tx *kv.Txn, lineage uint64) ([]uint64, error) {
+	gens, err := allPinnedGens(tx, lineage)
+	return slices.DeleteFunc(gens, func(g uint64) bool { return g == HeadGen }), err
 }
 
 // unique calls fn for every map entry of lineage that the view at gen needs

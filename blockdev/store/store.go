@@ -35,9 +35,10 @@ type Store struct {
 	lineages map[uint64]*Lineage // open heads
 	gcMu     sync.Mutex          // one unpin (and its frees) at a time
 
-	flush flusher
-	stop  chan struct{}
-	done  chan struct{}
+	flush   flusher
+	reclaim sync.WaitGroup // freed slots being punched out, then released
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // Open opens the store: extent files under dir, the block map in db. It
@@ -88,11 +89,17 @@ func (s *Store) loadAllocator() error {
 func (s *Store) Close() error {
 	close(s.stop)
 	<-s.done
-	return errors.Join(s.Flush(), s.ext.close())
+	err := s.Flush()
+	s.reclaim.Wait()
+	return errors.Join(err, s.ext.close())
 }
 
-// UsedBlocks is the number of slots holding data.
-func (s *Store) UsedBlocks() uint64 { return s.alloc.count() }
+// UsedBlocks is the number of slots holding data, once the slots being
+// reclaimed are free.
+func (s *Store) UsedBlocks() uint64 {
+	s.reclaim.Wait()
+	return s.alloc.count()
+}
 
 func (s *Store) flushLoop(every time.Duration) {
 	defer close(s.done)
@@ -177,12 +184,14 @@ func (s *Store) flushOnce() error {
 		s.alloc.free(frees...)
 		return fmt.Errorf("commit block map: %w", err)
 	}
-	for _, slot := range frees {
-		if err := s.ext.punch(slot); err != nil {
-			s.log.Warn("punch freed slot", "slot", slot, "err", err)
-		}
+	if len(frees) > 0 {
+		s.reclaim.Add(1)
+		go func() { // hole punching can take long: no fsync waits for it
+			defer s.reclaim.Done()
+			s.ext.punchAll(frees, s.log)
+			s.alloc.release(frees)
+		}()
 	}
-	s.alloc.release(frees)
 	return nil
 }
 

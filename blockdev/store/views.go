@@ -152,3 +152,25 @@ func (v *View) ReadBlocks(lba uint64, dst []byte, mapped []bool) error {
 	}
 	return forRuns(slots, func(i, j int) error { return v.s.ext.readRun(slots[i], dst[i*BlockSize:j*BlockSize]) })
 }
+
+// Related reports whether two lineages share history: one is the other or
+// an ancestor of it (through the parent views they read through to).
+func (s *Store) Related(a, b uint64) bool {
+	anc := func(id uint64) map[uint64]bool {
+		seen := map[uint64]bool{}
+		s.db.View(func(tx *kv.Txn) error {
+			for i := 0; id != 0 && i < 64 && !seen[id]; i++ {
+				seen[id] = true
+				rec, err := s.lineageRecord(tx, id)
+				if err != nil {
+					return err
+				}
+				id = rec.Parent
+			}
+			return nil
+		})
+		return seen
+	}
+	ab, bb := anc(a), anc(b)
+	return ab[b] || bb[a]
+}
