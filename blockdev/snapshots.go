@@ -39,6 +39,9 @@ func (m *Manager) Snapshot(ctx context.Context, id string, fn func(tx *kv.Txn, s
 	if err != nil {
 		return err
 	}
+	if r.State != stateAvailable && r.State != stateInUse {
+		return awserr.New(ErrIncorrectState, "Volume '%s' is in the '%s' state.", id, r.State)
+	}
 	persist := func(gen uint64) error {
 		src := SourceInfo{VolumeID: r.ID, SizeGiB: r.SizeGiB, Lineage: r.Lineage, Gen: gen, Encrypted: r.Encrypted,
 			KmsKeyArn: r.KmsKeyArn, WrappedKey: r.WrappedKey, DataKeyID: r.DataKeyID}

@@ -67,7 +67,7 @@ func (m *model) buf() []byte {
 }
 
 func TestModel(t *testing.T) {
-	seeds, ops := 12, 150
+	seeds, ops := 12, 120
 	if testing.Short() {
 		seeds = 3
 	}

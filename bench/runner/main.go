@@ -22,6 +22,7 @@ type options struct {
 	repeat             int
 	targets            []string
 	jobs               []string
+	snapshots          bool
 }
 
 func main() {
@@ -37,6 +38,7 @@ func main() {
 	flag.StringVar(&o.size, "size", "1G", "fio file size")
 	flag.StringVar(&targets, "targets", "memfuse,ebs-encrypted,ebs-unencrypted", "targets, comma-separated")
 	flag.StringVar(&jobs, "jobs", "", "job names, comma-separated (default: every file in --jobs-dir)")
+	flag.BoolVar(&o.snapshots, "snapshots", true, "also measure create-snapshot, restore and copy")
 	flag.Parse()
 	o.runtime = 10 * time.Second
 	if quick {
@@ -79,6 +81,13 @@ func run(o options, log *slog.Logger) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		res.Targets = append(res.Targets, tr)
+	}
+	if o.snapshots {
+		snap, err := measureSnapshots(o, work, log)
+		if err != nil {
+			res.Skipped = append(res.Skipped, skipped{Target: "snapshots", Reason: err.Error()})
+		}
+		res.Snapshots = snap
 	}
 	return res.write(o.outDir)
 }
