@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os/exec"
@@ -54,7 +53,7 @@ func measureSnapshots(o options, work string, log *slog.Logger) (*snapshotResult
 		return nil, err
 	}
 	res := &snapshotResult{CopyMiB: 256}
-	small, smallVol, err := d.createSnapshotMs(1)
+	small, smallSnap, err := d.createSnapshotMs(1)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +63,7 @@ func measureSnapshots(o options, work string, log *slog.Logger) (*snapshotResult
 	}
 	res.CreateMs1GiB, res.CreateMs100GiB, res.Ratio = small, big, big/small
 	log.Info("create-snapshot", "1GiB_ms", small, "100GiB_ms", big)
-	if res.RestoreReadMiBps, err = d.restoreRead(smallVol); err != nil {
+	if res.RestoreReadMiBps, err = d.restoreRead(smallSnap); err != nil {
 		return nil, err
 	}
 	if res.CopyReencryptMiBs, err = d.copyThroughput(res.CopyMiB); err != nil {
@@ -113,18 +112,10 @@ func fioWrite(file, size string, offset int64) error {
 	return nil
 }
 
-// restoreRead restores the newest snapshot of the 1 GiB volume (same key:
-// a lazy clone) and reads its 64 MiB sequentially, through to the snapshot.
-func (d daemonCLI) restoreRead(snapVolume string) (float64, error) {
-	snaps, err := d.run("ec2", "describe-snapshots", "--filters", "Name=volume-id,Values="+snapVolume)
-	if err != nil {
-		return 0, err
-	}
-	var out struct{ Snapshots []struct{ SnapshotId string } }
-	if err := json.Unmarshal([]byte(snaps), &out); err != nil || len(out.Snapshots) == 0 {
-		return 0, fmt.Errorf("describe-snapshots: %v", err)
-	}
-	vol, err := d.text("ec2", "create-volume", "--snapshot-id", out.Snapshots[0].SnapshotId, "--query", "VolumeId")
+// restoreRead restores a snapshot of the 1 GiB volume (same key: a lazy
+// clone) and reads its 64 MiB sequentially, through to the snapshot.
+func (d daemonCLI) restoreRead(snap string) (float64, error) {
+	vol, err := d.text("ec2", "create-volume", "--snapshot-id", snap, "--query", "VolumeId")
 	if err != nil {
 		return 0, err
 	}
