@@ -68,6 +68,8 @@ bench-bin: build
 # bench-quick does the same at 2 s a job for iteration.
 bench-fio: bench-bin
 	$(GO) run ./bench/runner
+	$(GO) run ./bench/chart
 
 bench-quick: bench-bin
 	$(GO) run ./bench/runner --quick
+	$(GO) run ./bench/chart
