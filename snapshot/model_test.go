@@ -250,6 +250,7 @@ func (m *model) deleteVolume(mv *modelVolume) {
 // store must free exactly the UniqueSizeInBytes DescribeSnapshots gave.
 func (m *model) deleteSnapshot(i int) {
 	sn := m.snaps[i]
+	m.s.waitNoCopies()         // a copy in flight would take slots while we count
 	before := m.s.usedBlocks() // flushes: UniqueSizeInBytes reads the durable map
 	unique := m.s.describe(sn.id).UniqueSizeInBytes
 	r, err := m.s.snaps.get(sn.id)

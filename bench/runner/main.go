@@ -2,6 +2,9 @@
 // side, in one run, and writes bench/results/latest.{json,md}.
 //
 //	go run ./bench/runner [--quick] [--repeat 3] [--targets memfuse,ebs-encrypted,ebs-unencrypted]
+//
+// Targets: memfuse, ebs-encrypted, ebs-unencrypted, ebs-restored, ext4-ebs,
+// ext4-file, gocryptfs, qcow2-luks, local-file (targets.go, peers.go).
 package main
 
 import (
@@ -9,10 +12,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
+
+// defaultTargets are ours, then the peers of issue 5 (see peers.go);
+// a peer that cannot be installed or set up is skipped with its reason.
+const defaultTargets = "memfuse,ebs-encrypted,ebs-unencrypted,ebs-restored,ext4-ebs,ext4-file,gocryptfs,qcow2-luks,local-file"
 
 type options struct {
 	ebsBin, memfuseBin string
@@ -36,7 +46,7 @@ func main() {
 	flag.BoolVar(&quick, "quick", false, "2 s per job instead of 10 s")
 	flag.IntVar(&o.repeat, "repeat", 1, "runs per job; the median is kept")
 	flag.StringVar(&o.size, "size", "1G", "fio file size")
-	flag.StringVar(&targets, "targets", "memfuse,ebs-encrypted,ebs-unencrypted", "targets, comma-separated")
+	flag.StringVar(&targets, "targets", defaultTargets, "targets, comma-separated: "+defaultTargets)
 	flag.StringVar(&jobs, "jobs", "", "job names, comma-separated (default: every file in --jobs-dir)")
 	flag.BoolVar(&o.snapshots, "snapshots", true, "also measure create-snapshot, restore and copy")
 	flag.Parse()
@@ -68,17 +78,47 @@ func run(o options, log *slog.Logger) error {
 	}
 	defer os.RemoveAll(work)
 	res := &results{Date: time.Now().UTC().Format(time.RFC3339), Runtime: o.runtime.String(), Size: o.size, Jobs: o.jobs, Host: hostInfo()}
+	// On SIGINT or SIGTERM, tear down the target being measured (its
+	// mounts, loop device and daemons) before exiting.
+	var mu sync.Mutex
+	var current *target
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		s := <-sigs
+		log.Warn("interrupted, tearing down", "signal", s)
+		mu.Lock()
+		if current != nil {
+			current.teardown()
+		}
+		os.RemoveAll(work)
+		os.Exit(1)
+	}()
 	for _, name := range o.targets {
 		t, err := newTarget(name, o, work, log)
+		if err == nil {
+			mu.Lock()
+			once := t.teardown
+			var done sync.Once
+			t.teardown = func() { done.Do(once) }
+			current = t
+			mu.Unlock()
+		}
 		if err != nil {
 			res.Skipped = append(res.Skipped, skipped{Target: name, Reason: err.Error()})
 			log.Warn("target skipped", "target", name, "reason", err)
 			continue
 		}
 		tr, err := measure(t, o, log)
+		mu.Lock()
 		t.teardown()
+		current = nil
+		mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			res.Skipped = append(res.Skipped, skipped{Target: name, Reason: "measurement failed: " + err.Error()})
+			log.Warn("target failed", "target", name, "err", err)
+			continue
 		}
 		res.Targets = append(res.Targets, tr)
 	}
@@ -95,9 +135,11 @@ func run(o options, log *slog.Logger) error {
 // measure pre-fills the target and runs every job on it.
 func measure(t *target, o options, log *slog.Logger) (targetResult, error) {
 	tr := targetResult{Name: t.name, Description: t.description, Jobs: map[string]jobResult{}}
-	log.Info("pre-filling", "target", t.name, "file", t.path)
-	if err := prefill(t.path, o.size); err != nil {
-		return tr, err
+	if !t.noPrefill {
+		log.Info("pre-filling", "target", t.name, "file", t.path)
+		if err := prefill(t.path, o.size); err != nil {
+			return tr, err
+		}
 	}
 	for _, job := range o.jobs {
 		var runs []jobResult

@@ -17,6 +17,7 @@ import (
 type target struct {
 	name, description, path string
 	teardown                func()
+	noPrefill               bool // the runner must not pre-fill it (ebs-restored)
 }
 
 func newTarget(name string, o options, work string, log *slog.Logger) (*target, error) {
@@ -30,6 +31,18 @@ func newTarget(name string, o options, work string, log *slog.Logger) (*target, 
 		return ebsTarget(o, work, name, true)
 	case "ebs-unencrypted":
 		return ebsTarget(o, work, name, false)
+	case "ebs-restored":
+		return ebsRestoredTarget(o, work)
+	case "ext4-ebs":
+		return ext4OnEBSTarget(o, work)
+	case "ext4-file":
+		return ext4OnFileTarget(work)
+	case "gocryptfs":
+		return gocryptfsTarget(work)
+	case "qcow2-luks":
+		return qcowLUKSTarget(work)
+	case "local-file":
+		return localFileTarget(work)
 	}
 	return nil, fmt.Errorf("unknown target %q", name)
 }

@@ -104,9 +104,19 @@ func (l *Lineage) owned(e entry) bool {
 	return i == len(l.pins) || l.pins[i] >= l.gen
 }
 
-// refreshPins reloads the pinned generations after a pin was dropped.
-func (l *Lineage) refreshPins(tx *kv.Txn) error {
-	pins, err := pinnedGens(tx, l.id)
+// refreshPins reloads the pinned generations after a pin was dropped. It
+// holds the head's writes, as Freeze does, and reads the database after
+// taking them, so that a snapshot being taken meanwhile is either already
+// in what it reads or added to the list after.
+func (l *Lineage) refreshPins() error {
+	l.io.Lock()
+	defer l.io.Unlock()
+	var pins []uint64
+	err := l.s.db.View(func(tx *kv.Txn) error {
+		var err error
+		pins, err = pinnedGens(tx, l.id)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func (s *Store) unpin(lineage, gen uint64, holder string, depth int) error {
 	open := s.lineages[lineage]
 	s.mu.Unlock()
 	if open != nil {
-		if err := s.db.View(open.refreshPins); err != nil {
+		if err := open.refreshPins(); err != nil {
 			return err
 		}
 	}
