@@ -109,6 +109,12 @@ func (v *Volume) readBlocks(first uint64, buf []byte) error {
 		v.log.Error("read failed", "volume", v.id, "block", first, "err", err)
 		return fmt.Errorf("read volume %s block %d: %w", v.id, first, err)
 	}
+	return v.decrypt(first, buf, mapped)
+}
+
+// decrypt decrypts in place the blocks of buf that hold data (unmapped
+// blocks are zeros, not ciphertext).
+func (v *Volume) decrypt(first uint64, buf []byte, mapped []bool) error {
 	if v.cipher == nil {
 		return nil
 	}
@@ -239,7 +245,7 @@ func (v *Volume) zeroPartial(start, end uint64) error {
 	if !mapped[0] {
 		return nil // already zeros
 	}
-	if err := v.readBlocks(lba, buf); err != nil {
+	if err := v.decrypt(lba, buf, mapped); err != nil {
 		return err
 	}
 	clear(buf[start-lba*BlockSize : end-lba*BlockSize])
