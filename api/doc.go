@@ -8,5 +8,15 @@
 //
 // The service code (kmsclient.Service, the audit trail) knows nothing of
 // HTTP; errors.go holds the one table from internal errors to AWS error codes
-// and statuses, so a second front end (the AWS wire protocols) can reuse it.
+// and statuses, which the second front end reuses.
+//
+// The second front end, AWSHandler (ebs serve --listen), speaks the AWS wire
+// protocols to unmodified SDKs: JSON 1.1 by X-Amz-Target (KMS, CloudTrail
+// LookupEvents) dispatched to the same handlers as the socket, and REST (the
+// EBS direct APIs, on s.rest). Every request is authenticated with Signature
+// Version 4 (sigv4.go: the request is signed again with aws-sdk-go-v2's
+// signer and the stored secret of its access key, see package iam); the
+// caller is then the IAM user that owns the key, the same principal as the
+// unix user of that name on the socket. A token bucket per principal limits
+// the request rate.
 package api

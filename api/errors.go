@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/ebs-dev/ebs/blockdev"
+	"github.com/ebs-dev/ebs/iam"
 
 	"github.com/ebs-dev/ebs/kmsclient"
 	"github.com/ebs-dev/ebs/kmsclient/audit"
@@ -24,6 +25,14 @@ var (
 	ErrUnknownOperation = errors.New("unknown operation")
 	ErrRequestTooLarge  = errors.New("request too large")
 	ErrThrottled        = errors.New("throttled")
+)
+
+// Errors of Signature Version 4 authentication on the AWS endpoint.
+var (
+	ErrMissingAuthToken    = errors.New("missing authentication token")
+	ErrIncompleteSignature = errors.New("incomplete signature")
+	ErrUnrecognizedClient  = errors.New("unrecognized client")
+	ErrInvalidSignature    = errors.New("invalid signature")
 )
 
 // errorTable maps every internal error kind to its AWS code and status: the
@@ -74,6 +83,17 @@ var errorTable = []struct {
 	{ErrUnknownOperation, awsError{"UnknownOperationException", http.StatusBadRequest}},
 	{ErrRequestTooLarge, awsError{"ValidationException", http.StatusRequestEntityTooLarge}},
 	{ErrThrottled, awsError{"ThrottlingException", http.StatusBadRequest}},
+	// IAM (query protocol) codes and statuses.
+	{iam.ErrNoSuchEntity, awsError{"NoSuchEntity", http.StatusNotFound}},
+	{iam.ErrLimitExceeded, awsError{"LimitExceeded", http.StatusConflict}},
+	{iam.ErrValidation, awsError{"ValidationError", http.StatusBadRequest}},
+	{iam.ErrAccessDenied, awsError{"AccessDenied", http.StatusForbidden}},
+	// SigV4 failures, with the status of JSON 1.1 services such as KMS
+	// (400); the EBS direct APIs answer 403 instead (directErrors).
+	{ErrMissingAuthToken, awsError{"MissingAuthenticationTokenException", http.StatusBadRequest}},
+	{ErrIncompleteSignature, awsError{"IncompleteSignatureException", http.StatusBadRequest}},
+	{ErrUnrecognizedClient, awsError{"UnrecognizedClientException", http.StatusBadRequest}},
+	{ErrInvalidSignature, awsError{"InvalidSignatureException", http.StatusBadRequest}},
 }
 
 var internalFailure = awsError{"InternalFailure", http.StatusInternalServerError}

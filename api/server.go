@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ebs-dev/ebs/ec2"
+	"github.com/ebs-dev/ebs/iam"
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/kmsclient"
 )
@@ -37,6 +38,14 @@ type Config struct {
 	Clock ClockControl
 	// EC2, if set, serves the volume operations.
 	EC2 *ec2.Service
+	// IAM holds the access keys: the iam/ operations manage them and the AWS
+	// endpoint verifies signatures with them. Nil: no keys, every signed
+	// request is refused.
+	IAM *iam.Store
+	// RateLimit and RateBurst are the token bucket of each principal on the
+	// AWS endpoint (requests a second, bucket size); 0 means the default.
+	RateLimit float64
+	RateBurst int
 }
 
 // ClockControl moves the daemon's clock and applies what became due.
@@ -49,6 +58,13 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	routes map[string]handler // "<service>/<Operation>"
+	// rest serves the REST services of the AWS endpoint (EBS direct APIs);
+	// requests reach it authenticated, with the caller in their context.
+	rest *http.ServeMux
+	// sigv4 verifies the signatures of AWS endpoint requests.
+	sigv4 *sigV4
+	// limits is the per-principal rate limit of the AWS endpoint.
+	limits *rateLimits
 }
 
 // New returns a Server with every operation registered.
@@ -56,11 +72,19 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, routes: map[string]handler{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, routes: map[string]handler{}, rest: http.NewServeMux()}
+	var keys keyLookup = noKeys{}
+	if cfg.IAM != nil {
+		keys = cfg.IAM
+	}
+	s.sigv4 = newSigV4(keys, cfg.Region)
+	s.limits = newRateLimits(cfg.RateLimit, cfg.RateBurst)
 	s.registerKMS()
 	s.registerCloudTrail()
 	s.registerDebug()
 	s.registerEC2()
+	s.registerIAM()
+	s.registerEBSDirect()
 	return s
 }
 
@@ -111,10 +135,21 @@ func (s *Server) Handler() http.Handler {
 // Serve answers requests on l until ctx is done, then shuts down gracefully:
 // no new calls are accepted and calls in flight finish.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return s.serveHTTP(ctx, l, s.Handler())
+}
+
+// ServeAWS answers the AWS wire protocols (AWSHandler) on l, a TCP listener,
+// until ctx is done, then shuts down gracefully like Serve.
+func (s *Server) ServeAWS(ctx context.Context, l net.Listener) error {
+	return s.serveHTTP(ctx, l, s.AWSHandler())
+}
+
+func (s *Server) serveHTTP(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ConnContext:       peerContext,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

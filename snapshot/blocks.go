@@ -60,7 +60,7 @@ func CheckBlockToken(token, snapshotID string, index int64, now time.Time) error
 func (s *Service) view(id string) (*record, *store.View, error) {
 	r, err := s.get(id)
 	if errors.Is(err, ErrSnapshotNotFound) {
-		return nil, nil, awserr.New(ErrResourceNotFound, "The snapshot '%s' does not exist.", id)
+		return nil, nil, awserr.New(ErrSnapshotMissing, "The snapshot '%s' does not exist.", id)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -68,7 +68,7 @@ func (s *Service) view(id string) (*record, *store.View, error) {
 	if r.State != stateCompleted {
 		return nil, nil, awserr.New(ErrValidation, "Snapshot '%s' is in the '%s' state.", r.ID, r.State)
 	}
-	v, err := s.cfg.Store.OpenView(r.Source.Lineage, r.Source.Gen, uint64(r.Source.SizeGiB)<<30/store.BlockSize)
+	v, err := s.views.get(s.cfg.Store, r.ID, r.Source)
 	return r, v, err
 }
 
@@ -121,7 +121,7 @@ func (s *Service) ListChangedBlocks(ctx context.Context, in *ListChangedBlocksIn
 		}
 	}
 	if first != nil && !s.related(first, second) {
-		return nil, awserr.New(ErrValidation, "UNRELATED_SNAPSHOTS: %s and %s do not share a data key and a volume lineage.", first.ID, second.ID)
+		return nil, awserr.New(ErrUnrelatedSnapshots, "UNRELATED_SNAPSHOTS: %s and %s do not share a data key and a volume lineage.", first.ID, second.ID)
 	}
 	changed, err := s.changed(first, fv, second, sv)
 	if err != nil {
@@ -162,8 +162,8 @@ func (s *Service) changed(first *record, fv *store.View, second *record, sv *sto
 			return nil, err
 		}
 	default:
-		diff := func(lba uint64) {
-			if fv.Slot(lba) != sv.Slot(lba) {
+		diff := func(lba uint64) { // the two may differ in size (a restore or an upload grows)
+			if slotAt(fv, lba) != slotAt(sv, lba) {
 				set[int64(lba/blocksPerDirect)] = true
 			}
 		}
@@ -190,6 +190,13 @@ func (s *Service) related(a, b *record) bool {
 	return s.cfg.Store.Related(a.Source.Lineage, b.Source.Lineage)
 }
 
+func slotAt(v *store.View, lba uint64) uint64 {
+	if lba >= v.Blocks() {
+		return 0
+	}
+	return v.Slot(lba)
+}
+
 func hasData(v *store.View, index int64) bool {
 	for lba := uint64(index) * blocksPerDirect; lba < uint64(index+1)*blocksPerDirect && lba < v.Blocks(); lba++ {
 		if v.Slot(lba) != 0 {
@@ -206,13 +213,13 @@ func paging(next string, startIndex int64, maxResults int) (int64, int, error) {
 		maxResults = 10000
 	}
 	if maxResults < 100 || maxResults > 10000 {
-		return 0, 0, awserr.New(ErrValidation, "MaxResults must be between 100 and 10000.")
+		return 0, 0, awserr.New(ErrInvalidParameterValue, "MaxResults must be between 100 and 10000.")
 	}
 	start := startIndex
 	if next != "" {
 		n, err := strconv.ParseInt(next, 10, 64)
 		if err != nil || n < 0 {
-			return 0, 0, awserr.New(ErrValidation, "The NextToken is not valid.")
+			return 0, 0, awserr.New(ErrInvalidPageToken, "The NextToken is not valid.")
 		}
 		start = n
 	}

@@ -88,7 +88,7 @@ func (r *runner) cancel(id string) {
 func (s *Service) Close() error {
 	s.run.stop()
 	s.run.wg.Wait()
-	return nil
+	return s.closeUploads()
 }
 
 // CopySnapshot starts a copy and returns at once with the new snapshot's
@@ -287,8 +287,13 @@ func (s *Service) fail(r *record, msg string, cause error) error {
 	return fmt.Errorf("%s: %w", msg, cause)
 }
 
-// Start resumes the copies and encrypt-volume tasks a restart interrupted.
+// Start resumes the copies and encrypt-volume tasks a restart interrupted,
+// and starts the timeouts of pending uploads (which stay resumable).
 func (s *Service) Start(ctx context.Context) error {
+	if err := s.dropStaleSums(); err != nil {
+		return err
+	}
+	s.startSweeper()
 	recs, err := s.all()
 	if err != nil {
 		return err
@@ -326,5 +331,6 @@ func (s *Service) RewrapSnapshot(ctx context.Context, in *RewrapSnapshotInput) (
 	if err := s.put(r); err != nil {
 		return nil, err
 	}
+	s.keys.drop(r.ID)
 	return s.info(r), nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ebs-dev/ebs/blockdev"
 	"github.com/ebs-dev/ebs/blockdev/store"
+	"github.com/ebs-dev/ebs/internal/clock"
 	"github.com/ebs-dev/ebs/internal/kv"
 	"github.com/ebs-dev/ebs/kmsclient"
 	"github.com/ebs-dev/ebs/kmsclient/audit"
@@ -40,11 +41,13 @@ type stack struct {
 	st    *store.Store
 	vols  *blockdev.Manager
 	snaps *Service
+	clock *clock.Offset // the daemon's clock: tests move it forward
 }
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	s := &stack{t: t, dir: t.TempDir(), ctx: kmsclient.WithCaller(context.Background(), kmsclient.RootCaller(testAccount))}
+	s := &stack{t: t, dir: t.TempDir(), ctx: kmsclient.WithCaller(context.Background(), kmsclient.RootCaller(testAccount)),
+		clock: clock.NewOffset(0)}
 	s.open()
 	t.Cleanup(func() {
 		if s.snaps != nil {
@@ -75,8 +78,8 @@ func (s *stack) open() {
 	if s.st, err = store.Open(filepath.Join(s.dir, "blocks"), s.meta, store.Options{Logger: log, FlushInterval: -1}); err != nil {
 		t.Fatal(err)
 	}
-	s.vols = blockdev.NewManager(blockdev.Config{DB: s.meta, Store: s.st, KMS: s.kms, Region: testRegion, Account: testAccount, Logger: log})
-	s.snaps = New(Config{DB: s.meta, Store: s.st, Volumes: s.vols, Account: testAccount, Logger: log})
+	s.vols = blockdev.NewManager(blockdev.Config{DB: s.meta, Store: s.st, KMS: s.kms, Region: testRegion, Account: testAccount, Logger: log, Clock: s.clock})
+	s.snaps = New(Config{DB: s.meta, Store: s.st, Volumes: s.vols, Account: testAccount, Logger: log, Clock: s.clock})
 	s.kms.SetDeletionGuard(s.snaps.KeyUsers)
 	if err := s.snaps.Start(s.ctx); err != nil {
 		t.Fatal(err)

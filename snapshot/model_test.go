@@ -252,7 +252,11 @@ func (m *model) deleteSnapshot(i int) {
 	sn := m.snaps[i]
 	m.s.waitNoCopies()         // a copy in flight would take slots while we count
 	before := m.s.usedBlocks() // flushes: UniqueSizeInBytes reads the durable map
-	unique := m.s.describe(sn.id).UniqueSizeInBytes
+	described := m.s.describe(sn.id).UniqueSizeInBytes
+	if described == nil {
+		m.t.Fatalf("describe %s: no UniqueSizeInBytes", sn.id)
+	}
+	unique := *described
 	r, err := m.s.snaps.get(sn.id)
 	if err != nil {
 		m.t.Fatal(err)

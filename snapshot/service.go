@@ -36,6 +36,12 @@ type Service struct {
 	cfg Config
 	mu  sync.Mutex // serialises catalogue changes
 	run runner     // background copies and encrypt-volume tasks
+
+	up       uploads      // EBS direct uploads being written
+	keys     keyCache     // data keys of snapshots read or written block by block
+	views    viewCache    // block maps of completed snapshots read block by block
+	blocksMu sync.RWMutex // held shared by block reads, exclusively while a snapshot's blocks are freed
+	dbSync   syncer       // group-commits the metadata syncs of block puts
 }
 
 // New returns a Service; Start resumes the work a restart interrupted.
@@ -48,6 +54,9 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{cfg: cfg}
 	s.run.init()
+	s.up.m, s.up.ended = map[string]*upload{}, map[string]bool{}
+	s.keys.m = map[string]*cachedKey{}
+	s.dbSync.cond = sync.NewCond(&s.dbSync.mu)
 	return s
 }
 
@@ -67,6 +76,12 @@ type record struct {
 	StateMessage string              `json:"stateMessage,omitempty"`
 	Source       blockdev.SourceInfo `json:"source"`
 	Copy         *copySpec           `json:"copy,omitempty"` // set while a copy is pending
+	// Made with the EBS direct APIs (StartSnapshot):
+	Upload      *uploadSpec `json:"upload,omitempty"` // set while the upload is pending
+	Parent      string      `json:"parent,omitempty"` // ParentSnapshotId
+	Tags        []Tag       `json:"tags,omitempty"`
+	ClientToken string      `json:"clientToken,omitempty"`
+	Request     string      `json:"request,omitempty"` // digest of the StartSnapshot parameters
 }
 
 const prefixSnapshot = "s/"
@@ -155,12 +170,17 @@ func (s *Service) CreateSnapshot(ctx context.Context, in *CreateSnapshotInput) (
 	if err != nil {
 		return nil, err
 	}
-	return s.info(r), nil
+	// As AWS's CreateSnapshot, the answer has no sizes: counting them reads
+	// the block map, which would make create cost O(blocks written).
+	return s.summary(r), nil
 }
 
 // DescribeSnapshots lists snapshots: all, the ones named, or those of the
 // volumes named by a volume-id filter.
 func (s *Service) DescribeSnapshots(ctx context.Context, in *DescribeSnapshotsInput) (*DescribeSnapshotsOutput, error) {
+	if err := s.expireDue(); err != nil {
+		return nil, err
+	}
 	var recs []*record
 	if len(in.SnapshotIDs) > 0 {
 		for _, id := range in.SnapshotIDs {
@@ -212,25 +232,35 @@ func matches(r *record, filters []Filter) (bool, error) {
 }
 
 func (s *Service) info(r *record) *Snapshot {
+	out := s.summary(r)
+	if r.State == stateCompleted {
+		src := r.Source
+		if v, err := s.cfg.Store.OpenView(src.Lineage, src.Gen, uint64(src.SizeGiB)<<30/store.BlockSize); err == nil {
+			var n int64
+			v.Mapped(func(uint64) { n += store.BlockSize })
+			out.FullSnapshotSizeInBytes = &n
+		}
+		if u, err := s.cfg.Store.UniqueBytes(src.Lineage, src.Gen); err == nil {
+			out.UniqueSizeInBytes = &u
+		}
+	}
+	return out
+}
+
+// summary is a snapshot's description without its sizes.
+func (s *Service) summary(r *record) *Snapshot {
 	src := r.Source
 	out := &Snapshot{
 		SnapshotID: r.ID, VolumeID: src.VolumeID, VolumeSize: src.SizeGiB, State: r.State, StateMessage: r.StateMessage,
 		Progress: "100%", StartTime: awstime.New(r.Start), Description: r.Description, Encrypted: src.Encrypted,
-		KmsKeyID: src.KmsKeyArn, DataEncryptionKeyID: src.DataKeyID, OwnerID: s.cfg.Account,
+		KmsKeyID: src.KmsKeyArn, DataEncryptionKeyID: src.DataKeyID, OwnerID: s.cfg.Account, Tags: r.Tags,
+	}
+	if r.State == statePending && r.Upload != nil {
+		out.Progress = fmt.Sprintf("%d%%", s.up.progress(r.ID))
+		return out
 	}
 	if r.State == statePending {
 		out.Progress = fmt.Sprintf("%d%%", s.run.progress(r.ID))
-		return out
-	}
-	if r.State == stateCompleted {
-		if v, err := s.cfg.Store.OpenView(src.Lineage, src.Gen, uint64(src.SizeGiB)<<30/store.BlockSize); err == nil {
-			var n int64
-			v.Mapped(func(uint64) { n += store.BlockSize })
-			out.FullSnapshotSizeInBytes = n
-		}
-		if u, err := s.cfg.Store.UniqueBytes(src.Lineage, src.Gen); err == nil {
-			out.UniqueSizeInBytes = u
-		}
 	}
 	return out
 }
@@ -249,9 +279,16 @@ func (s *Service) DeleteSnapshot(ctx context.Context, in *SnapshotIDInput) (*str
 	if by := s.run.copyingFrom(r.ID); by != "" {
 		return nil, awserr.New(ErrSnapshotInUse, "The snapshot %s is currently in use by the copy %s.", r.ID, by)
 	}
+	if r.Upload != nil {
+		return &struct{}{}, s.deleteUpload(r)
+	}
 	if r.State == statePending {
 		s.run.cancel(r.ID)
 	}
+	s.blocksMu.Lock() // no block read of this snapshot is in flight, none starts
+	defer s.blocksMu.Unlock()
+	s.views.drop(r.ID)
+	s.keys.drop(r.ID)
 	err = s.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixSnapshot + r.ID)) })
 	if err != nil {
 		return nil, err

@@ -55,8 +55,8 @@ func TestDeleteMiddleSnapshot(t *testing.T) {
 	}
 	// snap2 alone holds blocks 0 and 1 of generation 2 (2 and 3 are still
 	// in snap3).
-	if u := s.describe(snap2).UniqueSizeInBytes; u != 2*bs {
-		t.Errorf("UniqueSizeInBytes(snap2) = %d, want %d", u, 2*bs)
+	if u := s.describe(snap2).UniqueSizeInBytes; u == nil || *u != 2*bs {
+		t.Errorf("UniqueSizeInBytes(snap2) = %v, want %d", u, 2*bs)
 	}
 	before := s.usedBlocks()
 	s.deleteSnapshot(snap2)

@@ -16,8 +16,9 @@ type Snapshot struct {
 	KmsKeyID                string         `json:"KmsKeyId,omitempty"`
 	DataEncryptionKeyID     string         `json:"DataEncryptionKeyId,omitempty"`
 	OwnerID                 string         `json:"OwnerId"`
-	FullSnapshotSizeInBytes int64          `json:"FullSnapshotSizeInBytes"`
-	UniqueSizeInBytes       int64          `json:"UniqueSizeInBytes"`
+	FullSnapshotSizeInBytes *int64         `json:"FullSnapshotSizeInBytes,omitempty"` // DescribeSnapshots only
+	UniqueSizeInBytes       *int64         `json:"UniqueSizeInBytes,omitempty"`       // DescribeSnapshots only
+	Tags                    []Tag          `json:"Tags,omitempty"`
 }
 
 // CreateSnapshotInput is the CreateSnapshot request.

@@ -12,6 +12,7 @@ import (
 	"github.com/ebs-dev/ebs/blockdev/store"
 	"github.com/ebs-dev/ebs/ec2"
 	"github.com/ebs-dev/ebs/fs"
+	"github.com/ebs-dev/ebs/iam"
 	"github.com/ebs-dev/ebs/internal/clock"
 	"github.com/ebs-dev/ebs/internal/kv"
 	"github.com/ebs-dev/ebs/kmsclient/audit"
@@ -33,6 +34,7 @@ type daemon struct {
 	snaps  *snapshot.Service
 	mount  *fs.MountPoint
 	ec2    *ec2.Service
+	iam    *iam.Store
 	closes []func() error // in opening order
 }
 
@@ -42,7 +44,7 @@ func openDaemon(ctx context.Context, o serveOptions, log *slog.Logger) (*daemon,
 		d.offset = clock.NewOffset(o.clockOffset)
 		d.clock = d.offset
 	}
-	for _, step := range []func(context.Context, serveOptions) error{d.openKMS, d.openVolumes, d.openMount} {
+	for _, step := range []func(context.Context, serveOptions) error{d.openIAM, d.openKMS, d.openVolumes, d.openMount} {
 		if err := step(ctx, o); err != nil {
 			return d, err
 		}
@@ -51,6 +53,15 @@ func openDaemon(ctx context.Context, o serveOptions, log *slog.Logger) (*daemon,
 		return d, err
 	}
 	return d, d.snaps.Start(ctx)
+}
+
+// openIAM opens the access keys that sign requests to the AWS endpoint.
+func (d *daemon) openIAM(ctx context.Context, o serveOptions) error {
+	var err error
+	if d.iam, err = iam.Open(filepath.Join(o.dataDir, "iam"), d.clock); err != nil {
+		return fmt.Errorf("iam: %w", err)
+	}
+	return nil
 }
 
 func (d *daemon) openKMS(ctx context.Context, o serveOptions) error {
@@ -113,7 +124,8 @@ func (d *daemon) close() {
 }
 
 func (d *daemon) apiConfig(o serveOptions) api.Config {
-	cfg := api.Config{KMS: d.kms, Trail: d.trail, Account: o.account, Region: o.region, Logger: d.log, EC2: d.ec2}
+	cfg := api.Config{KMS: d.kms, Trail: d.trail, Account: o.account, Region: o.region, Logger: d.log, EC2: d.ec2, IAM: d.iam,
+		RateLimit: o.listenRate, RateBurst: max(1, int(2*o.listenRate))}
 	if o.clockControl {
 		cfg.Clock = clockControl{offset: d.offset, kms: d.kms}
 	}

@@ -77,6 +77,7 @@ error, 255 anything else (for example, the daemon is not running).`,
 		newGroupCommand(a, ec2Group()),
 		newGroupCommand(a, ebsGroup()),
 		newGroupCommand(a, cloudtrailGroup()),
+		newGroupCommand(a, iamGroup()),
 		newGroupCommand(a, debugGroup()),
 		newWaitReadyCommand(a),
 	)

@@ -39,6 +39,9 @@ type serveOptions struct {
 	logLevel     string
 	mountDir     string
 	pprofAddr    string
+	listen       string
+	listenPublic bool
+	listenRate   float64
 }
 
 func newServeCommand() *cobra.Command {
@@ -49,9 +52,15 @@ func newServeCommand() *cobra.Command {
 		Long: `Run the ebs daemon in the foreground. It owns the data dir (one daemon per dir),
 serves the API on a unix socket (mode 0600, or 0660 for --socket-group) and logs to stderr.
 It is ready when the socket answers: 'ebs wait-ready' blocks until then, and under systemd
-(Type=notify) it sends READY=1. SIGINT or SIGTERM stop it cleanly.`,
+(Type=notify) it sends READY=1. SIGINT or SIGTERM stop it cleanly.
+
+With --listen ADDR it also answers the AWS wire protocols over plain HTTP on
+ADDR (loopback only, unless --listen-public), for the AWS SDKs and the AWS CLI
+(--endpoint-url http://ADDR): requests are signed with Signature Version 4 by
+access keys made with 'ebs iam create-access-key'.`,
 		Example: `  ebs serve --data-dir /var/lib/ebs
-  ebs serve --data-dir /tmp/ebs --socket /tmp/ebs/ebs.sock --clock-control`,
+  ebs serve --data-dir /tmp/ebs --socket /tmp/ebs/ebs.sock --clock-control
+  ebs serve --data-dir /var/lib/ebs --listen 127.0.0.1:4566`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return asFailure(runServe(cmd.Context(), o))
@@ -69,6 +78,9 @@ It is ready when the socket answers: 'ebs wait-ready' blocks until then, and und
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060), for profiling")
 	f.StringVar(&o.mountDir, "mount-dir", "/run/ebs/volumes", "FUSE mount where each attached volume is a file named by its id")
+	f.StringVar(&o.listen, "listen", "", "also answer the AWS wire protocols (KMS, EBS direct APIs; SigV4 with keys from 'ebs iam create-access-key') over plain HTTP on this loopback address, e.g. 127.0.0.1:4566")
+	f.Float64Var(&o.listenRate, "listen-rate-limit", api.DefaultRate, "requests a second each principal may make to the AWS endpoint (bursts of twice as many); more get ThrottlingException")
+	f.BoolVar(&o.listenPublic, "listen-public", false, "allow --listen on a non-loopback address (plain HTTP: requests and responses, plaintext included, cross the network unencrypted)")
 	return cmd
 }
 
@@ -77,6 +89,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	applyMemoryLimit(log)
 	if o.socket == "" {
 		o.socket = filepath.Join(o.dataDir, "ebs.sock")
 	}
@@ -96,6 +109,13 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err := startPprof(o.pprofAddr, log); err != nil {
 		return err
 	}
+	tcp, err := listenAWS(o.listen, o.listenPublic, log)
+	if err != nil {
+		return err
+	}
+	if tcp != nil {
+		defer tcp.Close() // closed already after a clean shutdown
+	}
 	d, err := openDaemon(ctx, o, log)
 	if d != nil {
 		defer d.close()
@@ -111,11 +131,67 @@ func runServe(ctx context.Context, o serveOptions) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	log.Info("ebs daemon ready", "data_dir", o.dataDir, "mount_dir", o.mountDir, "socket", o.socket, "region", o.region, "account", o.account)
+	log.Info("ebs daemon ready", "data_dir", o.dataDir, "mount_dir", o.mountDir, "socket", o.socket, "listen", o.listen, "region", o.region, "account", o.account)
 	notifySystemd("READY=1")
-	err = api.New(d.apiConfig(o)).Serve(ctx, l)
+	err = serveAll(ctx, api.New(d.apiConfig(o)), l, tcp)
 	log.Info("ebs daemon stopping")
 	return err
+}
+
+// serveAll serves the API socket and, when tcp is not nil, the AWS endpoint
+// until ctx is done or one of them fails; then both shut down gracefully.
+func serveAll(ctx context.Context, srv *api.Server, sock, tcp net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	n := 1
+	go func() { errc <- srv.Serve(ctx, sock) }()
+	if tcp != nil {
+		n++
+		go func() { errc <- srv.ServeAWS(ctx, tcp) }()
+	}
+	var errs []error
+	for range n {
+		errs = append(errs, <-errc)
+		cancel()
+	}
+	return errors.Join(errs...)
+}
+
+// listenAWS opens the TCP listener of the AWS endpoint (--listen), which
+// must be a loopback address unless public is set.
+func listenAWS(addr string, public bool, log *slog.Logger) (net.Listener, error) {
+	if addr == "" {
+		if public {
+			return nil, usageErrorf("--listen-public needs --listen ADDR")
+		}
+		return nil, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, usageErrorf("--listen %s: %w", addr, err)
+	}
+	if !isLoopback(host) && !public {
+		return nil, usageErrorf("--listen %s: not a loopback address; the endpoint is plain HTTP, so give --listen-public to serve it on the network anyway", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	if !isLoopback(host) {
+		log.Warn("the AWS endpoint is public and plain HTTP: use it only on a trusted network", "addr", l.Addr().String())
+	}
+	log.Info("AWS endpoint serving", "addr", l.Addr().String())
+	return l, nil
+}
+
+// isLoopback reports whether host (of host:port) is only reachable locally.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -223,7 +299,7 @@ func startPprof(addr string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--pprof-addr: %w", err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !isLoopback(host) {
 		return fmt.Errorf("--pprof-addr %s: only a loopback address is allowed", addr)
 	}
 	l, err := net.Listen("tcp", addr)
