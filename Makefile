@@ -45,13 +45,23 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzOpen -fuzztime $(FUZZTIME) ./kmsclient/blob/
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime $(FUZZTIME) ./kmsclient/policy/
+	$(GO) test -run XXX -fuzz FuzzSigV4 -fuzztime $(FUZZTIME) ./api/
 
-# bench runs the Go benchmarks (XTS beside openssl speed, the audit trail),
-# then fio against every target (see bench/).
+# bench runs the Go benchmarks, then fio against every target (see bench/).
 bench: bench-go bench-fio
 
+# bench-go runs every Go benchmark of the project (XTS beside `openssl speed`,
+# the audit trail, the block map, the volume data path, copies, snapshots),
+# 1 s each; the snapshot ones by count, as each op needs untimed setup (up to
+# 256 MiB written). bench/gosummary writes bench/results/go-bench.txt (raw)
+# and go-bench.md (tables). A few minutes on 2 cores.
+BENCH_PKGS := $(sort $(dir $(shell grep -rl --include='*_test.go' '^func Benchmark' .)))
 bench-go:
-	$(GO) test -run XXX -bench . -benchtime 2s ./blockdev/xts/ ./kmsclient/audit/
+	@mkdir -p bench/results
+	{ $(GO) test -run '^$$' -bench . -benchtime 1s $(filter-out ./snapshot/,$(BENCH_PKGS)) || echo FAIL: go test; \
+	  $(GO) test -run '^$$' -bench SnapshotCreate -benchtime 20x ./snapshot/ || echo FAIL: go test; \
+	  $(GO) test -run '^$$' -bench SnapshotDelete -benchtime 5x ./snapshot/ || echo FAIL: go test; } 2>&1 | \
+		$(GO) run ./bench/gosummary -out bench/results
 
 # demo is the main job: a daemon in a temporary data dir, walked through
 # keys, envelope encryption, rotation and the audit trail.
@@ -63,6 +73,7 @@ clean:
 
 bench-bin: build
 	$(GO) build -o bin/memfuse ./bench/memfuse
+	$(GO) build -o bin/filefuse ./bench/filefuse
 
 # bench-fio runs fio against every target side by side (10 s a job);
 # bench-quick does the same at 2 s a job for iteration.

@@ -1,9 +1,9 @@
 // Command runner measures fio jobs against the benchmark targets side by
 // side, in one run, and writes bench/results/latest.{json,md}.
 //
-//	go run ./bench/runner [--quick] [--repeat 3] [--targets memfuse,ebs-encrypted,ebs-unencrypted]
+//	go run ./bench/runner [--quick] [--repeat 3] [--targets memfuse,ebs-encrypted,ebs-unencrypted] [--memory=false]
 //
-// Targets: memfuse, ebs-encrypted, ebs-unencrypted, ebs-restored, ext4-ebs,
+// Targets: memfuse, filefuse, ebs-encrypted, ebs-unencrypted, ebs-restored, ext4-ebs,
 // ext4-file, gocryptfs, qcow2-luks, local-file (targets.go, peers.go).
 package main
 
@@ -22,10 +22,11 @@ import (
 
 // defaultTargets are ours, then the peers of issue 5 (see peers.go);
 // a peer that cannot be installed or set up is skipped with its reason.
-const defaultTargets = "memfuse,ebs-encrypted,ebs-unencrypted,ebs-restored,ext4-ebs,ext4-file,gocryptfs,qcow2-luks,local-file"
+const defaultTargets = "memfuse,filefuse,ebs-encrypted,ebs-unencrypted,ebs-restored,ext4-ebs,ext4-file,gocryptfs,qcow2-luks,local-file"
 
 type options struct {
 	ebsBin, memfuseBin string
+	filefuseBin        string
 	jobsDir, outDir    string
 	runtime            time.Duration
 	size               string
@@ -33,6 +34,9 @@ type options struct {
 	targets            []string
 	jobs               []string
 	snapshots          bool
+	memory             bool
+	pprofAddr          string        // the memory measurement's daemon serves pprof here
+	holdForPprof       time.Duration // and stays up this long after measuring, for go tool pprof
 }
 
 func main() {
@@ -41,6 +45,7 @@ func main() {
 	var targets, jobs string
 	flag.StringVar(&o.ebsBin, "ebs", "bin/ebs", "the ebs binary")
 	flag.StringVar(&o.memfuseBin, "memfuse", "bin/memfuse", "the memfuse binary")
+	flag.StringVar(&o.filefuseBin, "filefuse", "bin/filefuse", "the filefuse binary")
 	flag.StringVar(&o.jobsDir, "jobs-dir", "bench/jobs", "fio job files")
 	flag.StringVar(&o.outDir, "out", "bench/results", "where results go")
 	flag.BoolVar(&quick, "quick", false, "2 s per job instead of 10 s")
@@ -49,6 +54,9 @@ func main() {
 	flag.StringVar(&targets, "targets", defaultTargets, "targets, comma-separated: "+defaultTargets)
 	flag.StringVar(&jobs, "jobs", "", "job names, comma-separated (default: every file in --jobs-dir)")
 	flag.BoolVar(&o.snapshots, "snapshots", true, "also measure create-snapshot, restore and copy")
+	flag.BoolVar(&o.memory, "memory", true, "also measure the daemon's RSS with 10 volumes attached")
+	flag.StringVar(&o.pprofAddr, "pprof-addr", "", "the memory measurement's daemon serves pprof on this loopback address")
+	flag.DurationVar(&o.holdForPprof, "hold-for-pprof", 0, "with --pprof-addr: keep that daemon up this long after measuring")
 	flag.Parse()
 	o.runtime = 10 * time.Second
 	if quick {
@@ -111,6 +119,12 @@ func run(o options, log *slog.Logger) error {
 			continue
 		}
 		tr, err := measure(t, o, log)
+		if err == nil && t.daemonPID != 0 {
+			if peak, _, merr := procMemory(t.daemonPID); merr == nil {
+				tr.PeakRSSMiB = peak
+				log.Info("daemon memory", "target", name, "peak_rss_mib", peak)
+			}
+		}
 		mu.Lock()
 		t.teardown()
 		current = nil
@@ -128,6 +142,14 @@ func run(o options, log *slog.Logger) error {
 			res.Skipped = append(res.Skipped, skipped{Target: "snapshots", Reason: err.Error()})
 		}
 		res.Snapshots = snap
+	}
+	if o.memory {
+		mem, err := measureMemory(o, work, log)
+		if err != nil {
+			res.Skipped = append(res.Skipped, skipped{Target: "memory", Reason: err.Error()})
+			log.Warn("memory measurement failed", "err", err)
+		}
+		res.Memory = mem
 	}
 	return res.write(o.outDir)
 }

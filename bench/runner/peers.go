@@ -231,7 +231,7 @@ func ebsRestoredTarget(o options, work string) (*target, error) {
 	var undo undoStack
 	fail := func(err error) (*target, error) { undo.run(); return nil, err }
 	data, mnt := filepath.Join(work, "ebs-restored", "data"), filepath.Join(work, "ebs-restored", "mnt")
-	stop, err := background(o.ebsBin, "serve", "--data-dir", data, "--mount-dir", mnt, "--log-level", "warn")
+	stop, pid, err := backgroundPID(o.ebsBin, "serve", "--data-dir", data, "--mount-dir", mnt, "--log-level", "warn")
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func ebsRestoredTarget(o options, work string) (*target, error) {
 		return fail(err)
 	}
 	undo.push(func() { d.run("ec2", "detach-volume", "--volume-id", vol) })
-	return &target{name: "ebs-restored", path: filepath.Join(mnt, vol), teardown: undo.run, noPrefill: true,
+	return &target{name: "ebs-restored", path: filepath.Join(mnt, vol), teardown: undo.run, noPrefill: true, daemonPID: pid,
 		description: "ebs encrypted volume restored from a snapshot of a pre-filled one, not pre-filled itself: " +
 			"reads go through to the snapshot until a job writes the block"}, nil
 }
@@ -306,7 +306,7 @@ func ext4LoopTarget(name, desc, mnt string, backing *target) (*target, error) {
 		return fail(err)
 	}
 	undo.push(func() { unmount(mnt) })
-	return &target{name: name, description: desc, path: filepath.Join(mnt, "file"), teardown: undo.run}, nil
+	return &target{name: name, description: desc, path: filepath.Join(mnt, "file"), teardown: undo.run, daemonPID: backing.daemonPID}, nil
 }
 
 // prefillSize makes sure path has its full size: an ebs volume file has

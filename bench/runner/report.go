@@ -19,12 +19,14 @@ type results struct {
 	Targets   []targetResult  `json:"targets"`
 	Skipped   []skipped       `json:"skipped,omitempty"`
 	Snapshots *snapshotResult `json:"snapshots,omitempty"`
+	Memory    *memoryResult   `json:"memory,omitempty"`
 }
 
 type targetResult struct {
 	Name        string               `json:"name"`
 	Description string               `json:"description"`
 	Jobs        map[string]jobResult `json:"jobs"`
+	PeakRSSMiB  float64              `json:"daemon_peak_rss_mib,omitempty"` // ebs targets: VmHWM after the jobs
 }
 
 type skipped struct {
@@ -107,6 +109,7 @@ func (r *results) markdown() string {
 		fmt.Fprintf(&b, "| read of a volume restored from a snapshot (1M sequential, reads through to it) | %.0f MiB/s |\n", s.RestoreReadMiBps)
 		fmt.Fprintf(&b, "| copy-snapshot to another CMK, %d MiB re-encrypted | %.0f MiB/s |\n", s.CopyMiB, s.CopyReencryptMiBs)
 	}
+	b.WriteString(r.markdownMemory())
 	return b.String()
 }
 

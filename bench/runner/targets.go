@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -18,6 +17,7 @@ type target struct {
 	name, description, path string
 	teardown                func()
 	noPrefill               bool // the runner must not pre-fill it (ebs-restored)
+	daemonPID               int  // the ebs daemon serving it, if any: its peak RSS is reported
 }
 
 func newTarget(name string, o options, work string, log *slog.Logger) (*target, error) {
@@ -27,6 +27,8 @@ func newTarget(name string, o options, work string, log *slog.Logger) (*target, 
 	switch name {
 	case "memfuse":
 		return memfuseTarget(o, work)
+	case "filefuse":
+		return filefuseTarget(o, work)
 	case "ebs-encrypted":
 		return ebsTarget(o, work, name, true)
 	case "ebs-unencrypted":
@@ -50,21 +52,8 @@ func newTarget(name string, o options, work string, log *slog.Logger) (*target, 
 // background starts a server and returns a stop function that sends
 // SIGTERM and waits.
 func background(bin string, args ...string) (func(), error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-		}
-	}, nil
+	stop, _, err := backgroundPID(bin, args...)
+	return stop, err
 }
 
 func waitFile(path string) error {
@@ -91,10 +80,33 @@ func memfuseTarget(o options, work string) (*target, error) {
 	return &target{name: "memfuse", description: "bare in-memory file on go-fuse, same mount settings (the ceiling)", path: path, teardown: stop}, nil
 }
 
+// filefuseTarget serves a local file over go-fuse, one pwrite or pread per
+// request: the ceiling of a Go FUSE volume whose blocks live in a local file.
+func filefuseTarget(o options, work string) (*target, error) {
+	dir, remove, err := diskDir(work, "filefuse")
+	if err != nil {
+		return nil, err
+	}
+	mnt := filepath.Join(work, "filefuse")
+	stop, err := background(o.filefuseBin, "--mount-dir", mnt, "--backing", filepath.Join(dir, "backing"), "--size-mib", "2048")
+	if err != nil {
+		remove()
+		return nil, err
+	}
+	path := filepath.Join(mnt, "file")
+	if err := waitFile(path); err != nil {
+		stop()
+		remove()
+		return nil, err
+	}
+	return &target{name: "filefuse", path: path, teardown: func() { stop(); remove() },
+		description: "local file behind go-fuse, one pwrite/pread per request, same mount settings (" + fsType(dir) + ")"}, nil
+}
+
 // ebsTarget starts a daemon of its own and attaches one 2 GiB volume.
 func ebsTarget(o options, work, name string, encrypted bool) (*target, error) {
 	data, mnt := filepath.Join(work, name, "data"), filepath.Join(work, name, "mnt")
-	stop, err := background(o.ebsBin, "serve", "--data-dir", data, "--mount-dir", mnt, "--log-level", "warn")
+	stop, pid, err := backgroundPID(o.ebsBin, "serve", "--data-dir", data, "--mount-dir", mnt, "--log-level", "warn")
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +141,7 @@ func ebsTarget(o options, work, name string, encrypted bool) (*target, error) {
 	if _, err := cli("ec2", "attach-volume", "--volume-id", v.VolumeId); err != nil {
 		return fail(err)
 	}
-	return &target{name: name, description: desc, path: filepath.Join(mnt, v.VolumeId), teardown: func() {
+	return &target{name: name, description: desc, path: filepath.Join(mnt, v.VolumeId), daemonPID: pid, teardown: func() {
 		cli("ec2", "detach-volume", "--volume-id", v.VolumeId)
 		stop()
 	}}, nil
