@@ -4,7 +4,10 @@
 // ceiling of a Go FUSE volume that keeps its blocks in a local file, which is
 // what ebs does (plus encryption and a block map).
 //
-//	filefuse --mount-dir DIR --backing FILE --size-mib 1024
+//	filefuse --mount-dir DIR --backing FILE --size-mib 1024 [--mmap]
+//
+// With --mmap, reads and writes copy to and from a shared mapping of the
+// file instead (the experiment behind blockdev/store/mapped.go).
 //
 // The file is DIR/file. It runs until SIGINT or SIGTERM, then unmounts.
 package main

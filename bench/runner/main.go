@@ -118,11 +118,16 @@ func run(o options, log *slog.Logger) error {
 			log.Warn("target skipped", "target", name, "reason", err)
 			continue
 		}
+		var peaks func() memPeaks
+		if t.daemonPID != 0 {
+			peaks = watchMemory(t.daemonPID)
+		}
 		tr, err := measure(t, o, log)
-		if err == nil && t.daemonPID != 0 {
-			if peak, _, merr := procMemory(t.daemonPID); merr == nil {
-				tr.PeakRSSMiB = peak
-				log.Info("daemon memory", "target", name, "peak_rss_mib", peak)
+		if peaks != nil {
+			p := peaks()
+			if peak, _, merr := procMemory(t.daemonPID); merr == nil && err == nil {
+				tr.PeakRSSMiB, tr.PeakAnonMiB, tr.PeakFileMiB = peak, p.anonMiB, p.fileMiB
+				log.Info("daemon memory", "target", name, "peak_rss_mib", peak, "peak_anon_mib", p.anonMiB, "peak_file_mib", p.fileMiB)
 			}
 		}
 		mu.Lock()

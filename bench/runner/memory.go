@@ -31,39 +31,74 @@ type memoryResult struct {
 	AttachMiB  float64 `json:"rss_after_attach_mib"`
 	PeakMiB    float64 `json:"peak_rss_mib"`
 	RSSMiB     float64 `json:"rss_mib"`
+	AnonMiB    float64 `json:"peak_anon_rss_mib"` // sampled every 100 ms
+	FileMiB    float64 `json:"peak_file_rss_mib"`
 	TargetMiB  int     `json:"target_mib"`
 }
 
-// procMemory is a process's peak and current resident set size in MiB,
-// from VmHWM and VmRSS of /proc/<pid>/status.
-func procMemory(pid int) (peakMiB, rssMiB float64, err error) {
+// procStatus reads the memory lines of /proc/<pid>/status, in MiB:
+// VmHWM (peak RSS), VmRSS, RssAnon (heap, stacks) and RssFile (mapped files:
+// the daemon maps its extent files, so the page cache of the blocks it
+// touched counts here; it is shared and reclaimable).
+func procStatus(pid int) (map[string]float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer f.Close()
+	out := map[string]float64{}
 	sc := bufio.NewScanner(f)
-	found := 0
 	for sc.Scan() {
 		name, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (name != "VmHWM" && name != "VmRSS") {
+		if !ok || (name != "VmHWM" && name != "VmRSS" && name != "RssAnon" && name != "RssFile") {
 			continue
 		}
 		kB, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/status: %s: %w", pid, name, err)
+			return nil, fmt.Errorf("/proc/%d/status: %s: %w", pid, name, err)
 		}
-		if name == "VmHWM" {
-			peakMiB = kB / 1024
-		} else {
-			rssMiB = kB / 1024
+		out[name] = kB / 1024
+	}
+	if len(out) != 4 {
+		return nil, fmt.Errorf("/proc/%d/status: want VmHWM, VmRSS, RssAnon and RssFile, got %v", pid, out)
+	}
+	return out, sc.Err()
+}
+
+// procMemory is a process's peak and current RSS in MiB.
+func procMemory(pid int) (peakMiB, rssMiB float64, err error) {
+	m, err := procStatus(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	return m["VmHWM"], m["VmRSS"], nil
+}
+
+// memPeaks are the largest anonymous and file-backed RSS a watch saw.
+type memPeaks struct{ anonMiB, fileMiB float64 }
+
+// watchMemory samples a process's RssAnon and RssFile every 100 ms (the
+// kernel keeps a peak only of their sum) until the returned function is
+// called; that returns the peaks.
+func watchMemory(pid int) func() memPeaks {
+	done, res := make(chan struct{}), make(chan memPeaks, 1)
+	go func() {
+		var p memPeaks
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if m, err := procStatus(pid); err == nil {
+				p.anonMiB, p.fileMiB = max(p.anonMiB, m["RssAnon"]), max(p.fileMiB, m["RssFile"])
+			}
+			select {
+			case <-done:
+				res <- p
+				return
+			case <-tick.C:
+			}
 		}
-		found++
-	}
-	if found != 2 {
-		return 0, 0, fmt.Errorf("/proc/%d/status: no VmHWM and VmRSS", pid)
-	}
-	return peakMiB, rssMiB, sc.Err()
+	}()
+	return func() memPeaks { close(done); return <-res }
 }
 
 // backgroundPID is background that also returns the process's id.
@@ -114,6 +149,7 @@ func measureMemory(o options, work string, log *slog.Logger) (*memoryResult, err
 		return nil, err
 	}
 	defer stop()
+	peaks := watchMemory(pid)
 	var vols []string
 	for range res.Volumes {
 		vol, err := d.text("ec2", "create-volume", "--size", strconv.Itoa(res.VolumeGiB), "--encrypted", "--query", "VolumeId")
@@ -136,7 +172,9 @@ func measureMemory(o options, work string, log *slog.Logger) (*memoryResult, err
 	if res.PeakMiB, res.RSSMiB, err = procMemory(pid); err != nil {
 		return nil, err
 	}
-	log.Info("memory", "volumes", res.Volumes, "peak_rss_mib", res.PeakMiB, "rss_mib", res.RSSMiB)
+	p := peaks()
+	res.AnonMiB, res.FileMiB = p.anonMiB, p.fileMiB
+	log.Info("memory", "volumes", res.Volumes, "peak_rss_mib", res.PeakMiB, "rss_mib", res.RSSMiB, "peak_anon_mib", p.anonMiB, "peak_file_mib", p.fileMiB)
 	if o.pprofAddr != "" && o.holdForPprof > 0 {
 		log.Info("holding the daemon for pprof", "addr", o.pprofAddr, "for", o.holdForPprof)
 		time.Sleep(o.holdForPprof)
@@ -151,24 +189,26 @@ func measureMemory(o options, work string, log *slog.Logger) (*memoryResult, err
 // peak RSS of each ebs target's daemon.
 func (r *results) markdownMemory() string {
 	var b strings.Builder
-	var peaks []targetResult
+	var daemons []targetResult
 	for _, t := range r.Targets {
 		if t.PeakRSSMiB > 0 {
-			peaks = append(peaks, t)
+			daemons = append(daemons, t)
 		}
 	}
-	if r.Memory == nil && len(peaks) == 0 {
+	if r.Memory == nil && len(daemons) == 0 {
 		return ""
 	}
-	fmt.Fprintf(&b, "\nMemory of the ebs daemon (target: peak RSS under %d MiB; VmHWM and VmRSS from /proc/<pid>/status):\n\n", memoryTargetMiB)
+	fmt.Fprintf(&b, "\nMemory of the ebs daemon (target: peak RSS under %d MiB; VmHWM and VmRSS from /proc/<pid>/status; "+
+		"anonymous = heap and stacks, file = the mapped extent files' page cache, shared and reclaimable, peaks sampled every 100 ms):\n\n", memoryTargetMiB)
 	b.WriteString("| measure | value |\n|---|---|\n")
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(&b, "| %d encrypted %d GiB volumes attached: RSS | %.0f MiB |\n", m.Volumes, m.VolumeGiB, m.AttachMiB)
 		fmt.Fprintf(&b, "| then %d MiB written to each (fio, direct I/O): peak RSS | %.0f MiB |\n", m.WrittenMiB, m.PeakMiB)
 		fmt.Fprintf(&b, "| RSS at the end | %.0f MiB |\n", m.RSSMiB)
+		fmt.Fprintf(&b, "| peak anonymous / file RSS | %.0f / %.0f MiB |\n", m.AnonMiB, m.FileMiB)
 	}
-	for _, t := range peaks {
-		fmt.Fprintf(&b, "| peak RSS of the daemon serving %s, after its jobs | %.0f MiB |\n", t.Name, t.PeakRSSMiB)
+	for _, t := range daemons {
+		fmt.Fprintf(&b, "| daemon serving %s: peak RSS; peak anonymous / file | %.0f MiB; %.0f / %.0f MiB |\n", t.Name, t.PeakRSSMiB, t.PeakAnonMiB, t.PeakFileMiB)
 	}
 	return b.String()
 }

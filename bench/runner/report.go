@@ -27,6 +27,8 @@ type targetResult struct {
 	Description string               `json:"description"`
 	Jobs        map[string]jobResult `json:"jobs"`
 	PeakRSSMiB  float64              `json:"daemon_peak_rss_mib,omitempty"` // ebs targets: VmHWM after the jobs
+	PeakAnonMiB float64              `json:"daemon_peak_anon_rss_mib,omitempty"`
+	PeakFileMiB float64              `json:"daemon_peak_file_rss_mib,omitempty"`
 }
 
 type skipped struct {

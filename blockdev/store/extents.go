@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,8 +30,11 @@ type extents struct {
 	dir   string
 	mu    sync.Mutex
 	files []*os.File
-	alloc []int64 // bytes preallocated in each file
+	maps  [][]byte // each file's mapping (mapped.go)
+	alloc []int64  // bytes preallocated in each file
 	dirty map[int]bool
+	// lastSync is when sync last fdatasynced a file (unix nanoseconds).
+	lastSync atomic.Int64
 }
 
 func openExtents(dir string) (*extents, error) {
@@ -65,7 +70,13 @@ func (e *extents) open(i int) error {
 		f.Close()
 		return err
 	}
+	m, err := mapExtent(int(f.Fd()))
+	if err != nil {
+		f.Close()
+		return err
+	}
 	e.files = append(e.files, f)
+	e.maps = append(e.maps, m)
 	e.alloc = append(e.alloc, fi.Size())
 	return nil
 }
@@ -118,13 +129,20 @@ func (e *extents) file(ext int) *os.File {
 }
 
 // writeRun writes len(p)/BlockSize consecutive slots starting at slot; the
-// run must not cross an extent boundary.
-func (e *extents) writeRun(slot uint64, p []byte) error {
+// run must not cross an extent boundary. inPlace says that every slot of the
+// run already holds written data (see mapped.go).
+func (e *extents) writeRun(slot uint64, p []byte, inPlace bool) error {
 	ext, off := locate(slot)
 	e.mu.Lock()
-	f := e.files[ext]
+	f, m := e.files[ext], e.maps[ext]
 	e.dirty[ext] = true
 	e.mu.Unlock()
+	if inPlace && len(p) <= mappedMax && time.Now().UnixNano()-e.lastSync.Load() > int64(syncQuiet) {
+		if err := copyMapped(m[off:off+int64(len(p))], p); err != nil {
+			return fmt.Errorf("write extent %d at %d: %w", ext, off, err)
+		}
+		return nil
+	}
 	if _, err := f.WriteAt(p, off); err != nil {
 		return fmt.Errorf("write extent %d at %d: %w", ext, off, err)
 	}
@@ -134,6 +152,15 @@ func (e *extents) writeRun(slot uint64, p []byte) error {
 // readRun reads consecutive slots starting at slot into p.
 func (e *extents) readRun(slot uint64, p []byte) error {
 	ext, off := locate(slot)
+	if len(p) <= mappedMax {
+		e.mu.Lock()
+		m := e.maps[ext]
+		e.mu.Unlock()
+		if err := copyMapped(p, m[off:off+int64(len(p))]); err != nil {
+			return fmt.Errorf("read extent %d at %d: %w", ext, off, err)
+		}
+		return nil
+	}
 	if _, err := e.file(ext).ReadAt(p, off); err != nil {
 		return fmt.Errorf("read extent %d at %d: %w", ext, off, err)
 	}
@@ -169,6 +196,9 @@ func (e *extents) sync() error {
 	}
 	clear(e.dirty)
 	e.mu.Unlock()
+	if len(files) > 0 {
+		e.lastSync.Store(time.Now().UnixNano())
+	}
 	var errs []error
 	for _, f := range files {
 		if err := unix.Fdatasync(int(f.Fd())); err != nil {
@@ -193,8 +223,9 @@ func (e *extents) close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var errs []error
-	for _, f := range e.files {
-		errs = append(errs, f.Close())
+	for i, f := range e.files {
+		errs = append(errs, unix.Munmap(e.maps[i]), f.Close())
 	}
+	e.maps = nil
 	return errors.Join(errs...)
 }

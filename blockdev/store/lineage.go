@@ -231,8 +231,9 @@ func (l *Lineage) WriteBlocks(lba uint64, src []byte) error {
 	for k, i := range fresh {
 		slots[i] = newSlots[k]
 	}
+	inPlace := len(fresh) == 0
 	err = forRuns(slots, func(i, j int) error {
-		return l.s.ext.writeRun(slots[i], src[i*BlockSize:j*BlockSize])
+		return l.s.ext.writeRun(slots[i], src[i*BlockSize:j*BlockSize], inPlace)
 	})
 	if err != nil {
 		l.s.alloc.release(newSlots)
