@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -211,12 +210,9 @@ func pagingQuery(r *http.Request) (maxResults int, start int64, err error) {
 	return maxResults, start, nil
 }
 
+// writeRESTJSON writes a restJson1 response.
 func writeRESTJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	writeJSONAs(w, status, "application/json", v)
 }
 
 // directError is an EBS direct APIs exception: its code, HTTP status (from

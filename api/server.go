@@ -217,8 +217,13 @@ func (s *Server) writeError(w http.ResponseWriter, service, operation string, er
 	writeJSON(w, status, map[string]string{"__type": code, "message": msg})
 }
 
+// writeJSON writes a JSON 1.1 response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	writeJSONAs(w, status, "application/x-amz-json-1.1", v)
+}
+
+func writeJSONAs(w http.ResponseWriter, status int, contentType string, v any) {
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

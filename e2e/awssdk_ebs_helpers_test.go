@@ -143,17 +143,9 @@ func nonZeroBlocks(t *testing.T, f *os.File) ([]int32, [][]byte) {
 	var blocks []int32
 	var digests [][]byte
 	buf, zero := make([]byte, ebsBlock), make([]byte, ebsBlock)
-	const seekData, seekHole = 3, 4
 	next := int64(0) // the first block not looked at yet
-	for pos := int64(0); pos < fi.Size(); {
-		start, err := f.Seek(pos, seekData)
-		if err != nil {
-			break // ENXIO: no data after pos
-		}
-		end, err := f.Seek(start, seekHole)
-		if err != nil {
-			end = fi.Size()
-		}
+	for _, r := range dataRanges(f, fi.Size()) {
+		start, end := r[0], r[1]
 		for i := max(next, start/ebsBlock); i*ebsBlock < end; i++ {
 			n, err := f.ReadAt(buf, i*ebsBlock)
 			if err != nil && err != io.EOF {
@@ -166,7 +158,6 @@ func nonZeroBlocks(t *testing.T, f *os.File) ([]int32, [][]byte) {
 			}
 			next = i + 1
 		}
-		pos = end
 	}
 	return blocks, digests
 }

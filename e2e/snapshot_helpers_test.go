@@ -155,18 +155,8 @@ func snapStored(t *testing.T, dir string) int64 {
 			return err
 		}
 		defer f.Close()
-		const seekData, seekHole = 3, 4
-		for pos := int64(0); pos < fi.Size(); {
-			start, err := f.Seek(pos, seekData)
-			if err != nil {
-				break // ENXIO: no data after pos
-			}
-			end, err := f.Seek(start, seekHole)
-			if err != nil {
-				end = fi.Size()
-			}
-			total += end - start
-			pos = end
+		for _, r := range dataRanges(f, fi.Size()) {
+			total += r[1] - r[0]
 		}
 		return nil
 	})
@@ -441,3 +431,23 @@ func snapWithin(got, want int64, frac float64) bool {
 
 // snapMiB formats bytes as MiB for messages.
 func snapMiB(n int64) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
+
+// dataRanges lists the [start, end) byte ranges of f (size bytes long) that
+// hold data, skipping holes (SEEK_DATA/SEEK_HOLE).
+func dataRanges(f *os.File, size int64) [][2]int64 {
+	const seekData, seekHole = 3, 4
+	var out [][2]int64
+	for pos := int64(0); pos < size; {
+		start, err := f.Seek(pos, seekData)
+		if err != nil {
+			break // ENXIO: no data after pos
+		}
+		end, err := f.Seek(start, seekHole)
+		if err != nil {
+			end = size
+		}
+		out = append(out, [2]int64{start, end})
+		pos = end
+	}
+	return out
+}

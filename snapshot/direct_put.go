@@ -120,7 +120,7 @@ func (s *Service) recordPut(id string, index int64, sum [sha256.Size]byte, at ti
 	if err := s.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Set(sumKey(id, index), val) }); err != nil {
 		return err
 	}
-	return s.dbSync.sync(s.cfg.DB.Sync)
+	return s.dbSync.Do(s.cfg.DB.Sync)
 }
 
 // uploadSums reads the checksums of an upload's blocks in ascending block

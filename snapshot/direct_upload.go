@@ -261,36 +261,3 @@ func (s *Service) dropStaleSums() error {
 	}
 	return nil
 }
-
-// syncer group-commits concurrent syncs of the metadata database: a call
-// that arrives while a sync runs waits for the next one, which covers
-// every caller waiting.
-type syncer struct {
-	mu        sync.Mutex
-	cond      *sync.Cond
-	requested uint64
-	done      uint64
-	running   bool
-	err       error
-}
-
-func (y *syncer) sync(fn func() error) error {
-	y.mu.Lock()
-	defer y.mu.Unlock()
-	y.requested++
-	mine := y.requested
-	for y.done < mine {
-		if y.running {
-			y.cond.Wait()
-			continue
-		}
-		y.running = true
-		target := y.requested
-		y.mu.Unlock()
-		err := fn()
-		y.mu.Lock()
-		y.running, y.done, y.err = false, target, err
-		y.cond.Broadcast()
-	}
-	return y.err
-}

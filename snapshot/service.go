@@ -17,6 +17,7 @@ import (
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/awstime"
 	"github.com/ebs-dev/ebs/internal/clock"
+	"github.com/ebs-dev/ebs/internal/groupcommit"
 	"github.com/ebs-dev/ebs/internal/kv"
 	"github.com/ebs-dev/ebs/kmsclient"
 )
@@ -37,11 +38,11 @@ type Service struct {
 	mu  sync.Mutex // serialises catalogue changes
 	run runner     // background copies and encrypt-volume tasks
 
-	up       uploads      // EBS direct uploads being written
-	keys     keyCache     // data keys of snapshots read or written block by block
-	views    viewCache    // block maps of completed snapshots read block by block
-	blocksMu sync.RWMutex // held shared by block reads, exclusively while a snapshot's blocks are freed
-	dbSync   syncer       // group-commits the metadata syncs of block puts
+	up       uploads           // EBS direct uploads being written
+	keys     keyCache          // data keys of snapshots read or written block by block
+	views    viewCache         // block maps of completed snapshots read block by block
+	blocksMu sync.RWMutex      // held shared by block reads, exclusively while a snapshot's blocks are freed
+	dbSync   groupcommit.Group // shares the metadata syncs of block puts
 }
 
 // New returns a Service; Start resumes the work a restart interrupted.
@@ -56,7 +57,6 @@ func New(cfg Config) *Service {
 	s.run.init()
 	s.up.m, s.up.ended = map[string]*upload{}, map[string]bool{}
 	s.keys.m = map[string]*cachedKey{}
-	s.dbSync.cond = sync.NewCond(&s.dbSync.mu)
 	return s
 }
 
