@@ -92,6 +92,13 @@ func (a *allocator) takePending() []uint64 {
 	return p
 }
 
+// hasPending says whether slots were freed since the last takePending.
+func (a *allocator) hasPending() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pending) > 0
+}
+
 func (a *allocator) clear(slot uint64) {
 	i := slot - 1
 	if i/64 < uint64(len(a.used)) && a.used[i/64]&(1<<(i%64)) != 0 {

@@ -70,6 +70,8 @@ func (e *extents) open(i int) error {
 		f.Close()
 		return err
 	}
+	// pread makes 4 KiB folios, not readahead-sized ones (mapped.go).
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM)
 	m, err := mapExtent(int(f.Fd()))
 	if err != nil {
 		f.Close()
@@ -142,6 +144,11 @@ func (e *extents) writeRun(slot uint64, p []byte, inPlace bool) error {
 			return fmt.Errorf("write extent %d at %d: %w", ext, off, err)
 		}
 		return nil
+	}
+	if !inPlace {
+		// 4 KiB folios for the pwrite to fill (mapped.go); an old kernel
+		// without MADV_POPULATE_READ just gets large ones.
+		_ = unix.Madvise(m[off:off+int64(len(p))], unix.MADV_POPULATE_READ)
 	}
 	if _, err := f.WriteAt(p, off); err != nil {
 		return fmt.Errorf("write extent %d at %d: %w", ext, off, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ebs-dev/ebs/internal/clock"
+	"github.com/ebs-dev/ebs/internal/groupcommit"
 	"github.com/ebs-dev/ebs/internal/kv"
 )
 
@@ -18,8 +19,8 @@ var ErrNoSpace = errors.New("no space left for new blocks")
 // Options configure Open.
 type Options struct {
 	Logger *slog.Logger
-	// FlushInterval is how often map changes and data are made durable in
-	// the background, as the kernel writes back dirty pages; default 5 s,
+	// FlushInterval is how often map changes, and the data they point to,
+	// are made durable in the background when there are any; default 5 s,
 	// negative: never (only on Flush).
 	FlushInterval time.Duration
 }
@@ -35,7 +36,7 @@ type Store struct {
 	lineages map[uint64]*Lineage // open heads
 	gcMu     sync.Mutex          // one unpin (and its frees) at a time
 
-	flush   flusher
+	flush   groupcommit.Group
 	reclaim sync.WaitGroup // freed slots being punched out, then released
 	stop    chan struct{}
 	done    chan struct{}
@@ -56,7 +57,6 @@ func Open(dir string, db *kv.DB, o Options) (*Store, error) {
 	}
 	s := &Store{db: db, ext: ext, log: o.Logger, lineages: map[uint64]*Lineage{},
 		stop: make(chan struct{}), done: make(chan struct{})}
-	s.flush.cond = sync.NewCond(&s.flush.mu)
 	if err := s.loadAllocator(); err != nil {
 		ext.close()
 		return nil, err
@@ -101,48 +101,52 @@ func (s *Store) UsedBlocks() uint64 {
 	return s.alloc.count()
 }
 
+// flushLoop commits map changes in the background, so that they do not pile
+// up in memory between fsyncs. It leaves data alone when there is no map
+// change: in-place overwrites that nobody fsynced are written back by the
+// kernel like any file's, and an fdatasync here would write-protect every
+// page it cleans in the extent mappings, making the next write to each
+// fault (mapped.go).
 func (s *Store) flushLoop(every time.Duration) {
 	defer close(s.done)
 	clock.Every(s.stop, every, func() {
+		if !s.mapChanged() {
+			return
+		}
 		if err := s.Flush(); err != nil {
 			s.log.Error("background flush", "err", err)
 		}
 	})
 }
 
-// flusher group-commits concurrent Flush calls: a call that arrives while a
-// flush runs waits for the next one, which covers every caller waiting.
-type flusher struct {
-	mu        sync.Mutex
-	cond      *sync.Cond
-	requested uint64
-	done      uint64
-	running   bool
-	err       error // of the last completed round
+// mapChanged says whether a lineage has map changes not yet committed or
+// slots were freed since the last flush.
+func (s *Store) mapChanged() bool {
+	if s.alloc.hasPending() {
+		return true
+	}
+	s.mu.Lock()
+	open := make([]*Lineage, 0, len(s.lineages))
+	for _, l := range s.lineages {
+		open = append(open, l)
+	}
+	s.mu.Unlock()
+	for _, l := range open {
+		l.mu.Lock()
+		n := len(l.pending)
+		l.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Flush makes every block written and every map change made before the
 // call durable: fdatasync the extents, commit the map, sync badger.
+// Concurrent calls share one round (group commit).
 func (s *Store) Flush() error {
-	f := &s.flush
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requested++
-	mine := f.requested
-	for f.done < mine {
-		if f.running {
-			f.cond.Wait()
-			continue
-		}
-		f.running = true
-		target := f.requested
-		f.mu.Unlock()
-		err := s.flushOnce()
-		f.mu.Lock()
-		f.running, f.done, f.err = false, target, err
-		f.cond.Broadcast()
-	}
-	return f.err
+	return s.flush.Do(s.flushOnce)
 }
 
 func (s *Store) flushOnce() error {
