@@ -17,12 +17,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ebs-dev/ebs/fs"
+	"github.com/ebs-dev/ebs/bench/internal/onefile"
 )
 
 func main() {
@@ -51,11 +49,6 @@ func run(dir, backing string, size int64, log *slog.Logger) error {
 	if err := f.Truncate(size); err != nil {
 		return err
 	}
-	m, err := fs.Mount(dir, fs.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-	defer m.Unmount()
 	dev := &fileDevice{f: f, size: size}
 	if mmapMode {
 		dev.m, err = unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -63,14 +56,7 @@ func run(dir, backing string, size int64, log *slog.Logger) error {
 			return err
 		}
 	}
-	if err := m.Add("file", dev); err != nil {
-		return err
-	}
-	log.Info("filefuse ready", "file", dir+"/file")
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
-	return nil
+	return onefile.Serve(dir, "file", dev, log)
 }
 
 // fileDevice is a device backed by a local file.

@@ -12,9 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/ebs-dev/ebs/bench/internal/onefile"
 	"github.com/ebs-dev/ebs/fs"
 )
 
@@ -30,20 +29,5 @@ func main() {
 }
 
 func run(dir string, size int64, log *slog.Logger) error {
-	if dir == "" {
-		return fmt.Errorf("--mount-dir is required")
-	}
-	m, err := fs.Mount(dir, fs.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-	defer m.Unmount()
-	if err := m.Add("mem", fs.NewMemDevice(size)); err != nil {
-		return err
-	}
-	log.Info("memfuse ready", "file", dir+"/mem")
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
-	return nil
+	return onefile.Serve(dir, "mem", fs.NewMemDevice(size), log)
 }

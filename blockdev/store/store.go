@@ -119,19 +119,24 @@ func (s *Store) flushLoop(every time.Duration) {
 	})
 }
 
+// openLineages lists the lineages open now.
+func (s *Store) openLineages() []*Lineage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	open := make([]*Lineage, 0, len(s.lineages))
+	for _, l := range s.lineages {
+		open = append(open, l)
+	}
+	return open
+}
+
 // mapChanged says whether a lineage has map changes not yet committed or
 // slots were freed since the last flush.
 func (s *Store) mapChanged() bool {
 	if s.alloc.hasPending() {
 		return true
 	}
-	s.mu.Lock()
-	open := make([]*Lineage, 0, len(s.lineages))
-	for _, l := range s.lineages {
-		open = append(open, l)
-	}
-	s.mu.Unlock()
-	for _, l := range open {
+	for _, l := range s.openLineages() {
 		l.mu.Lock()
 		n := len(l.pending)
 		l.mu.Unlock()
@@ -155,12 +160,7 @@ func (s *Store) flushOnce() error {
 		s.alloc.free(frees...)
 		return err
 	}
-	s.mu.Lock()
-	open := make([]*Lineage, 0, len(s.lineages))
-	for _, l := range s.lineages {
-		open = append(open, l)
-	}
-	s.mu.Unlock()
+	open := s.openLineages()
 	batches := make([]map[mapRef]uint64, len(open))
 	changes := 0
 	for i, l := range open {
