@@ -139,7 +139,7 @@ func (e *extents) writeRun(slot uint64, p []byte, inPlace bool) error {
 	f, m := e.files[ext], e.maps[ext]
 	e.dirty[ext] = true
 	e.mu.Unlock()
-	if inPlace && len(p) <= mappedMax && time.Now().UnixNano()-e.lastSync.Load() > int64(syncQuiet) {
+	if inPlace && time.Now().UnixNano()-e.lastSync.Load() > int64(syncQuiet) {
 		if err := copyMapped(m[off:off+int64(len(p))], p); err != nil {
 			return fmt.Errorf("write extent %d at %d: %w", ext, off, err)
 		}
