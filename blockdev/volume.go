@@ -115,17 +115,8 @@ func (v *Volume) readBlocks(first uint64, buf []byte) error {
 // decrypt decrypts in place the blocks of buf that hold data (unmapped
 // blocks are zeros, not ciphertext).
 func (v *Volume) decrypt(first uint64, buf []byte, mapped []bool) error {
-	if v.cipher == nil {
-		return nil
-	}
-	for i, m := range mapped {
-		if !m {
-			continue
-		}
-		b := buf[i*BlockSize : (i+1)*BlockSize]
-		if err := v.cipher.Decrypt(b, b, first+uint64(i)); err != nil {
-			return fmt.Errorf("decrypt volume %s block %d: %w", v.id, first+uint64(i), err)
-		}
+	if err := DecryptBlocks(v.cipher, first, buf, mapped); err != nil {
+		return fmt.Errorf("volume %s: %w", v.id, err)
 	}
 	return nil
 }
@@ -175,13 +166,8 @@ func (v *Volume) fillEdges(first, count uint64, buf []byte, head, n int) error {
 
 // writeBlocks encrypts whole blocks in buf in place and writes them.
 func (v *Volume) writeBlocks(first uint64, buf []byte) error {
-	if v.cipher != nil {
-		for i := 0; i < len(buf)/BlockSize; i++ {
-			b := buf[i*BlockSize : (i+1)*BlockSize]
-			if err := v.cipher.Encrypt(b, b, first+uint64(i)); err != nil {
-				return fmt.Errorf("encrypt volume %s block %d: %w", v.id, first+uint64(i), err)
-			}
-		}
+	if err := EncryptBlocks(v.cipher, first, buf); err != nil {
+		return fmt.Errorf("volume %s: %w", v.id, err)
 	}
 	if err := v.lin.WriteBlocks(first, buf); err != nil {
 		if !errors.Is(err, store.ErrNoSpace) {

@@ -45,15 +45,8 @@ func (s *Service) GetSnapshotBlock(ctx context.Context, in *GetSnapshotBlockInpu
 		s.cfg.Logger.Error("snapshot block read failed", "snapshot", r.ID, "block", in.BlockIndex, "err", err)
 		return nil, fmt.Errorf("read block %d of %s: %w", in.BlockIndex, r.ID, err)
 	}
-	if c != nil {
-		for k, m := range mapped {
-			b := data[k*store.BlockSize : (k+1)*store.BlockSize]
-			if m {
-				if err := c.Decrypt(b, b, lba+uint64(k)); err != nil {
-					return nil, fmt.Errorf("decrypt block %d of %s: %w", in.BlockIndex, r.ID, err)
-				}
-			}
-		}
+	if err := blockdev.DecryptBlocks(c, lba, data, mapped); err != nil {
+		return nil, fmt.Errorf("snapshot %s block %d: %w", r.ID, in.BlockIndex, err)
 	}
 	sum := sha256.Sum256(data)
 	return &GetSnapshotBlockOutput{BlockData: data, DataLength: directBlockSize,

@@ -89,13 +89,8 @@ func (s *Service) writeBlock(u *upload, c blockdev.SectorCipher, index int64, pl
 	lba := uint64(index) * blocksPerDirect
 	buf := make([]byte, directBlockSize)
 	copy(buf, plain)
-	if c != nil {
-		for k := range uint64(blocksPerDirect) {
-			b := buf[k*blockdev.BlockSize : (k+1)*blockdev.BlockSize]
-			if err := c.Encrypt(b, b, lba+k); err != nil {
-				return err
-			}
-		}
+	if err := blockdev.EncryptBlocks(c, lba, buf); err != nil {
+		return err
 	}
 	if err := u.lin.WriteBlocks(lba, buf); err != nil {
 		return err
