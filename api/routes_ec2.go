@@ -8,6 +8,8 @@ func (s *Server) registerEC2() {
 	for name, h := range map[string]handler{
 		"CreateVolume":                  op(e.CreateVolume),
 		"DescribeVolumes":               op(e.DescribeVolumes),
+		"DescribeVolumeStatus":          op(e.DescribeVolumeStatus),
+		"EnableVolumeIO":                op(e.EnableVolumeIO),
 		"DeleteVolume":                  op(e.DeleteVolume),
 		"ModifyVolume":                  op(e.ModifyVolume),
 		"AttachVolume":                  op(e.AttachVolume),

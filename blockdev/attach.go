@@ -1,12 +1,12 @@
 package blockdev
 
 import (
-	"time"
-
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/ebs-dev/ebs/blockdev/store"
 	"github.com/ebs-dev/ebs/blockdev/xts"
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/kmsclient"
@@ -59,7 +59,7 @@ func (m *Manager) Attach(ctx context.Context, id, device string) (*Volume, error
 // open builds the data path of a volume: its cipher (after the KMS calls)
 // and its lineage.
 func (m *Manager) open(ctx context.Context, r *volumeRecord) (*Volume, string, error) {
-	v := &Volume{id: r.ID, size: r.SizeGiB << 30, st: m.cfg.Store, log: m.cfg.Logger}
+	v := &Volume{id: r.ID, size: r.SizeGiB << 30, log: m.cfg.Logger}
 	grantID := ""
 	if r.Encrypted {
 		c, g, err := m.unwrapKey(ctx, r)
@@ -75,7 +75,7 @@ func (m *Manager) open(ctx context.Context, r *volumeRecord) (*Volume, string, e
 		}
 		return nil, "", err
 	}
-	v.lin = lin
+	v.lin.Store(lin)
 	return v, grantID, nil
 }
 
@@ -141,7 +141,12 @@ func (m *Manager) Detach(ctx context.Context, id string) (*VolumeInfo, error) {
 	}
 	if v := m.attached[id]; v != nil {
 		delete(m.attached, id)
-		if err := v.close(); err != nil {
+		switch err := v.close(); {
+		case errors.Is(err, store.ErrImpaired):
+			// What could not be made durable is dropped; the next attach
+			// opens what is durable, with I/O enabled again.
+			m.cfg.Logger.Warn("impaired volume detached", "volume", id, "err", err)
+		case err != nil:
 			return nil, fmt.Errorf("detach %s: %w", id, err)
 		}
 	}

@@ -61,7 +61,7 @@ func (m *Manager) Snapshot(ctx context.Context, id string, fn func(tx *kv.Txn, s
 		return m.cfg.DB.Sync()
 	}
 	if v := m.attached[id]; v != nil {
-		return v.lin.Freeze(persist)
+		return v.head().Freeze(persist)
 	}
 	return persist(r.Gen)
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/ebs-dev/ebs/blockdev/store"
 )
@@ -31,12 +33,16 @@ type SectorCipher interface {
 type Volume struct {
 	id     string
 	size   int64
-	lin    *store.Lineage
-	st     *store.Store
-	cipher SectorCipher // nil for an unencrypted volume
+	lin    atomic.Pointer[store.Lineage] // replaced by EnableVolumeIO
+	cipher SectorCipher                  // nil for an unencrypted volume
 	locks  stripes
 	log    *slog.Logger
+
+	impaired atomic.Pointer[time.Time] // when it was first seen impaired
 }
+
+// head is the volume's lineage head.
+func (v *Volume) head() *store.Lineage { return v.lin.Load() }
 
 // ID is the volume id.
 func (v *Volume) ID() string { return v.id }
@@ -105,9 +111,8 @@ func (v *Volume) ReadAt(p []byte, off int64) (int, error) {
 // readBlocks reads and decrypts whole blocks into buf.
 func (v *Volume) readBlocks(first uint64, buf []byte) error {
 	mapped := make([]bool, len(buf)/BlockSize)
-	if err := v.lin.ReadBlocks(first, buf, mapped); err != nil {
-		v.log.Error("read failed", "volume", v.id, "block", first, "err", err)
-		return fmt.Errorf("read volume %s block %d: %w", v.id, first, err)
+	if err := v.head().ReadBlocks(first, buf, mapped); err != nil {
+		return v.failed("read", first, err)
 	}
 	return v.decrypt(first, buf, mapped)
 }
@@ -169,13 +174,33 @@ func (v *Volume) writeBlocks(first uint64, buf []byte) error {
 	if err := EncryptBlocks(v.cipher, first, buf); err != nil {
 		return fmt.Errorf("volume %s: %w", v.id, err)
 	}
-	if err := v.lin.WriteBlocks(first, buf); err != nil {
-		if !errors.Is(err, store.ErrNoSpace) {
-			v.log.Error("write failed", "volume", v.id, "block", first, "err", err)
-		}
-		return fmt.Errorf("write volume %s block %d: %w", v.id, first, err)
+	if err := v.head().WriteBlocks(first, buf); err != nil {
+		return v.failed("write", first, err)
 	}
 	return nil
+}
+
+// failed logs a failed operation on the volume's blocks and wraps its
+// error. An impaired volume is logged once, not at every refused request.
+func (v *Volume) failed(op string, block uint64, err error) error {
+	switch {
+	case errors.Is(err, store.ErrImpaired):
+		v.noticeImpaired(err)
+	case errors.Is(err, store.ErrNoSpace):
+	default:
+		v.log.Error(op+" failed", "volume", v.id, "block", block, "err", err)
+	}
+	return fmt.Errorf("%s volume %s block %d: %w", op, v.id, block, err)
+}
+
+// noticeImpaired records when the volume was first seen impaired, and logs it.
+func (v *Volume) noticeImpaired(err error) time.Time {
+	now := time.Now().UTC()
+	if v.impaired.CompareAndSwap(nil, &now) {
+		v.log.Error("volume impaired: a data sync failed, so writes since the last fsync may be lost; "+
+			"I/O is disabled until EnableVolumeIO or a detach and attach", "volume", v.id, "err", err)
+	}
+	return *v.impaired.Load()
 }
 
 // Discard makes [off, off+length) read as zeros: whole blocks are unmapped
@@ -204,7 +229,7 @@ func (v *Volume) Discard(off, length int64) error {
 		for run < first+count && (run+1)*BlockSize <= end {
 			run++
 		}
-		if err := v.lin.Discard(b, int(run-b)); err != nil {
+		if err := v.head().Discard(b, int(run-b)); err != nil {
 			return err
 		}
 		b = run - 1
@@ -225,7 +250,7 @@ func (v *Volume) zeroPartial(start, end uint64) error {
 	defer putBuf(bp)
 	buf := *bp
 	mapped := []bool{false}
-	if err := v.lin.ReadBlocks(lba, buf, mapped); err != nil {
+	if err := v.head().ReadBlocks(lba, buf, mapped); err != nil {
 		return err
 	}
 	if !mapped[0] {
@@ -238,16 +263,26 @@ func (v *Volume) zeroPartial(start, end uint64) error {
 	return v.writeBlocks(lba, buf)
 }
 
-// Sync makes everything written to the volume durable (and, by group
-// commit, everything written to every volume so far).
-func (v *Volume) Sync() error { return v.st.Flush() }
+// Sync makes everything written to the volume before the call durable (it
+// shares a group-committed flush with every other volume). Once a sync has
+// failed, every later one fails too: the volume is impaired.
+func (v *Volume) Sync() error {
+	if err := v.head().Flush(); err != nil {
+		return v.failed("sync", 0, err)
+	}
+	return nil
+}
+
+// Impaired is the error that disabled the volume's I/O, or nil (EC2's
+// volume status check io-enabled).
+func (v *Volume) Impaired() error { return v.head().Impaired() }
 
 // AllocatedBytes is the storage the volume's head holds.
-func (v *Volume) AllocatedBytes() int64 { return int64(v.lin.MappedBlocks()) * BlockSize }
+func (v *Volume) AllocatedBytes() int64 { return int64(v.head().MappedBlocks()) * BlockSize }
 
 // close flushes, closes the lineage and wipes the data key.
 func (v *Volume) close() error {
-	err := v.lin.Close()
+	err := v.head().Close()
 	if v.cipher != nil {
 		v.cipher.Close()
 	}

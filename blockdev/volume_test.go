@@ -56,10 +56,12 @@ func (tv *testVolume) open() {
 	if tv.st, err = store.Open(tv.dir, tv.db, store.Options{FlushInterval: -1}); err != nil {
 		tv.t.Fatal(err)
 	}
-	v := &Volume{id: "vol-test", size: tv.size, st: tv.st, log: testLogger()}
-	if v.lin, err = tv.st.OpenLineage(tv.lineageID, 1, uint64(tv.size/BlockSize)); err != nil {
+	v := &Volume{id: "vol-test", size: tv.size, log: testLogger()}
+	lin, err := tv.st.OpenLineage(tv.lineageID, 1, uint64(tv.size/BlockSize))
+	if err != nil {
 		tv.t.Fatal(err)
 	}
+	v.lin.Store(lin)
 	if tv.key != nil {
 		c, err := xts.New(tv.key)
 		if err != nil {

@@ -73,6 +73,20 @@ func (s *Service) DescribeVolumes(ctx context.Context, in *blockdev.DescribeVolu
 	return s.vols.Describe(ctx, in)
 }
 
+// DescribeVolumeStatus reports the volumes' status checks: impaired when a
+// failed data sync disabled a volume's I/O.
+func (s *Service) DescribeVolumeStatus(ctx context.Context, in *blockdev.DescribeVolumeStatusInput) (*blockdev.DescribeVolumeStatusOutput, error) {
+	return s.vols.DescribeVolumeStatus(ctx, in)
+}
+
+// EnableVolumeIO enables the I/O of an impaired volume again.
+func (s *Service) EnableVolumeIO(ctx context.Context, in *blockdev.VolumeIDInput) (*struct{}, error) {
+	if err := requireID(in.VolumeID); err != nil {
+		return nil, err
+	}
+	return &struct{}{}, s.vols.EnableVolumeIO(ctx, in.VolumeID)
+}
+
 // DeleteVolume deletes a detached volume.
 func (s *Service) DeleteVolume(ctx context.Context, in *blockdev.VolumeIDInput) (*struct{}, error) {
 	if err := requireID(in.VolumeID); err != nil {

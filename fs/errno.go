@@ -26,6 +26,8 @@ var errnoTable = []struct {
 	{syscall.EROFS, syscall.EROFS, slog.LevelWarn},
 	{errors.ErrUnsupported, syscall.EOPNOTSUPP, slog.LevelDebug},
 	{syscall.EOPNOTSUPP, syscall.EOPNOTSUPP, slog.LevelDebug},
+	// A Device that says EIO has logged why (an impaired volume, once).
+	{syscall.EIO, syscall.EIO, slog.LevelDebug},
 }
 
 // errnoOf is the one place where an error becomes an errno for the

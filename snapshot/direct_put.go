@@ -95,7 +95,7 @@ func (s *Service) writeBlock(u *upload, c blockdev.SectorCipher, index int64, pl
 	if err := u.lin.WriteBlocks(lba, buf); err != nil {
 		return err
 	}
-	return s.cfg.Store.Flush()
+	return u.lin.Flush()
 }
 
 // Checksums of the blocks put, kept until the upload ends:

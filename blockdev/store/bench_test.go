@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/ebs-dev/ebs/internal/kv"
 )
 
 // The block map's benchmarks: the in-memory table a volume's head reads and
@@ -139,8 +137,7 @@ func BenchmarkMapCommit(b *testing.B) {
 					next++
 					p[mapRef{lba: next, birth: 1}] = next
 				}
-				must(b, ts.db.WriteBatch(func(wb *kv.Batch) error { return writePending(wb, 1, p) }))
-				must(b, ts.db.Sync())
+				must(b, ts.s.commitBatches([]*Lineage{{id: 1}}, []lineageBatch{{changes: p}}))
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
 		})
@@ -159,7 +156,7 @@ func BenchmarkOpenView(b *testing.B) {
 			for lba := range uint64(n) {
 				p[mapRef{lba: lba * 3, birth: 1}] = lba + 1
 			}
-			must(b, ts.db.WriteBatch(func(wb *kv.Batch) error { return writePending(wb, id, p) }))
+			must(b, ts.s.commitBatches([]*Lineage{{id: id}}, []lineageBatch{{changes: p}}))
 			for b.Loop() {
 				v, err := ts.s.OpenView(id, 1, benchTableBlocks)
 				must(b, err)

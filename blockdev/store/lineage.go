@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/ebs-dev/ebs/internal/kv"
@@ -30,6 +31,23 @@ type Lineage struct {
 	gen     uint64
 	head    *table
 	pending map[mapRef]uint64 // map changes not yet committed: slot, or deleted
+	frees   []uint64          // slots those changes free, reusable once they are durable
+
+	impaired atomic.Pointer[error] // a sync failed: I/O and flushes fail from now on
+}
+
+// ErrImpaired is returned by writes and flushes of a lineage whose data a
+// failed fdatasync may have lost (EBS: a volume with I/O disabled, status
+// impaired). Reopening the lineage (detach and attach again) starts over
+// from what is durable.
+// It wraps EIO, the errno the mount gives for it.
+var ErrImpaired = fmt.Errorf("I/O disabled: a data sync failed and written data may be lost: %w", syscall.EIO)
+
+// lineageBatch is what a flush takes from a lineage: map changes and the
+// slots they free.
+type lineageBatch struct {
+	changes map[mapRef]uint64
+	frees   []uint64
 }
 
 // OpenLineage opens the head of lineage id, whose next writes belong to
@@ -70,7 +88,7 @@ func (s *Store) OpenLineage(id, gen, blocks uint64) (*Lineage, error) {
 func (l *Lineage) Freeze(persist func(gen uint64) error) error {
 	l.io.Lock()
 	defer l.io.Unlock()
-	if err := l.s.Flush(); err != nil {
+	if err := l.Flush(); err != nil {
 		return err
 	}
 	l.mu.Lock()
@@ -129,21 +147,45 @@ func (l *Lineage) refreshPins() error {
 // ID is the lineage's id.
 func (l *Lineage) ID() uint64 { return l.id }
 
-// Close flushes the lineage's changes and forgets its head.
+// Flush makes every block of the lineage written before the call durable,
+// with its map entries (it shares one round with every other flush). It
+// fails with ErrImpaired, for good, once a sync may have lost the lineage's
+// data.
+func (l *Lineage) Flush() error {
+	if err := l.s.Flush(); err != nil {
+		return err
+	}
+	return l.impairment()
+}
+
+// impair records that a sync may have lost the lineage's data.
+func (l *Lineage) impair(cause error) {
+	err := fmt.Errorf("lineage %d: %w (%w)", l.id, ErrImpaired, cause)
+	l.impaired.CompareAndSwap(nil, &err)
+}
+
+// impairment is the lineage's ErrImpaired, or the store's failure, or nil.
+func (l *Lineage) impairment() error {
+	if err := l.impaired.Load(); err != nil {
+		return *err
+	}
+	if err := l.s.failed.Load(); err != nil {
+		return fmt.Errorf("lineage %d: %w (%w)", l.id, ErrImpaired, *err)
+	}
+	return nil
+}
+
+// Impaired is the error that disabled the lineage's I/O, or nil.
+func (l *Lineage) Impaired() error { return l.impairment() }
+
+// Close flushes the lineage's changes and forgets its head. Changes a
+// failed flush could not make durable are dropped: the map never points at
+// data that may not be on disk.
 func (l *Lineage) Close() error {
-	err := l.s.Flush()
+	err := l.Flush()
 	l.s.mu.Lock()
 	delete(l.s.lineages, l.id)
 	l.s.mu.Unlock()
-	if err != nil {
-		// Keep what could not be committed: a last try without the lineage open.
-		l.mu.Lock()
-		p := l.pending
-		l.mu.Unlock()
-		if len(p) > 0 {
-			err = errors.Join(err, l.s.db.WriteBatch(func(b *kv.Batch) error { return writePending(b, l.id, p) }))
-		}
-	}
 	return err
 }
 
@@ -159,9 +201,13 @@ func (l *Lineage) checkRange(lba uint64, n int) error {
 
 // ReadBlocks reads len(dst)/BlockSize blocks from lba into dst. mapped[i]
 // reports whether block i holds data; an unmapped block is zero-filled.
+// An impaired lineage refuses reads too (EBS disables all I/O).
 func (l *Lineage) ReadBlocks(lba uint64, dst []byte, mapped []bool) error {
 	n := len(dst) / BlockSize
 	if err := l.checkRange(lba, n); err != nil {
+		return err
+	}
+	if err := l.impairment(); err != nil {
 		return err
 	}
 	slots := make([]uint64, n)
@@ -210,6 +256,9 @@ func (l *Lineage) WriteBlocks(lba uint64, src []byte) error {
 	if err := l.checkRange(lba, n); err != nil {
 		return err
 	}
+	if err := l.impairment(); err != nil {
+		return err
+	}
 	l.io.RLock()
 	defer l.io.RUnlock()
 	slots := make([]uint64, n)
@@ -233,10 +282,13 @@ func (l *Lineage) WriteBlocks(lba uint64, src []byte) error {
 	}
 	inPlace := len(fresh) == 0
 	err = forRuns(slots, func(i, j int) error {
-		return l.s.ext.writeRun(slots[i], src[i*BlockSize:j*BlockSize], inPlace)
+		return l.s.ext.writeRun(l.id, slots[i], src[i*BlockSize:j*BlockSize], inPlace)
 	})
 	if err != nil {
+		// The slots may hold part of the data, in place or fresh: the block
+		// is now neither old nor new, as after a failed sync.
 		l.s.alloc.release(newSlots)
+		l.impair(err)
 		return err
 	}
 	l.mu.Lock()
@@ -284,10 +336,13 @@ func (l *Lineage) Discard(lba uint64, n int) error {
 	if err := l.checkRange(lba, n); err != nil {
 		return err
 	}
+	if err := l.impairment(); err != nil {
+		return err
+	}
 	l.io.RLock()
 	defer l.io.RUnlock()
-	var frees []uint64
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	gen := l.gen
 	history := gen > 1 || l.hasParent // older generations or a parent may hold this block
 	for i := uint64(0); i < uint64(n); i++ {
@@ -297,7 +352,7 @@ func (l *Lineage) Discard(lba uint64, n int) error {
 			continue
 		case l.owned(e):
 			if e.slot != 0 {
-				frees = append(frees, e.slot)
+				l.frees = append(l.frees, e.slot)
 			}
 			if e.birth != gen {
 				l.pending[mapRef{lba + i, e.birth}] = deleted
@@ -314,8 +369,6 @@ func (l *Lineage) Discard(lba uint64, n int) error {
 			l.pending[mapRef{lba + i, gen}] = 0
 		}
 	}
-	l.mu.Unlock()
-	l.s.alloc.free(frees...)
 	return nil
 }
 
@@ -332,22 +385,11 @@ func (l *Lineage) MappedBlocks() uint64 {
 	return n
 }
 
-func (l *Lineage) takePending() map[mapRef]uint64 {
+// takePending takes the map changes and frees made so far.
+func (l *Lineage) takePending() lineageBatch {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	p := l.pending
-	l.pending = make(map[mapRef]uint64, len(p))
-	return p
-}
-
-// restorePending puts back changes a failed commit did not write, unless a
-// newer change to the same entry was made since.
-func (l *Lineage) restorePending(p map[mapRef]uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for ref, slot := range p {
-		if _, newer := l.pending[ref]; !newer {
-			l.pending[ref] = slot
-		}
-	}
+	b := lineageBatch{changes: l.pending, frees: l.frees}
+	l.pending, l.frees = make(map[mapRef]uint64, len(b.changes)), nil
+	return b
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebs-dev/ebs/internal/clock"
@@ -23,6 +25,9 @@ type Options struct {
 	// are made durable in the background when there are any; default 5 s,
 	// negative: never (only on Flush).
 	FlushInterval time.Duration
+	// Fdatasync, when set, replaces fdatasync(2) of the extent files: fault
+	// injection for tests.
+	Fdatasync func(f *os.File) error
 }
 
 // Store is the block store of one data dir.
@@ -34,10 +39,14 @@ type Store struct {
 
 	mu       sync.Mutex
 	lineages map[uint64]*Lineage // open heads
-	gcMu     sync.Mutex          // one unpin (and its frees) at a time
+
+	idMu        sync.Mutex
+	lastLineage uint64     // the last lineage id handed out
+	gcMu        sync.Mutex // one unpin (and its frees) at a time
 
 	flush   groupcommit.Group
-	reclaim sync.WaitGroup // freed slots being punched out, then released
+	failed  atomic.Pointer[error] // a block map commit failed: nothing is acknowledged any more
+	reclaim sync.WaitGroup        // freed slots being punched out, then released
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -55,9 +64,12 @@ func Open(dir string, db *kv.DB, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Fdatasync != nil {
+		ext.fdatasync = o.Fdatasync
+	}
 	s := &Store{db: db, ext: ext, log: o.Logger, lineages: map[uint64]*Lineage{},
 		stop: make(chan struct{}), done: make(chan struct{})}
-	if err := s.loadAllocator(); err != nil {
+	if err := errors.Join(s.loadLastLineage(), s.loadAllocator()); err != nil {
 		ext.close()
 		return nil, err
 	}
@@ -70,6 +82,9 @@ func (s *Store) loadAllocator() error {
 	n := 0
 	err := s.db.View(func(tx *kv.Txn) error {
 		return tx.Scan([]byte{mapPrefix}, nil, func(k, v []byte) error {
+			if lineage, _, _, ok := parseMapKey(k); ok {
+				s.lastLineage = max(s.lastLineage, lineage)
+			}
 			if slot := parseSlot(v); slot != 0 {
 				s.alloc.mark(slot)
 				n++
@@ -138,7 +153,7 @@ func (s *Store) mapChanged() bool {
 	}
 	for _, l := range s.openLineages() {
 		l.mu.Lock()
-		n := len(l.pending)
+		n := len(l.pending) + len(l.frees)
 		l.mu.Unlock()
 		if n > 0 {
 			return true
@@ -149,44 +164,59 @@ func (s *Store) mapChanged() bool {
 
 // Flush makes every block written and every map change made before the
 // call durable: fdatasync the extents, commit the map, sync badger.
-// Concurrent calls share one round (group commit).
+// Concurrent calls share one round (group commit). It fails if the store
+// has failed; a lineage whose data a failed fdatasync may have lost is
+// impaired instead (see Lineage.Flush), and the others go on.
 func (s *Store) Flush() error {
 	return s.flush.Do(s.flushOnce)
 }
 
+// flushOnce is one round. The order makes it cover every write that
+// completed before it began: first take the map changes and the frees
+// (each was made after the write it maps completed), then sync the extents
+// (which covers every write counted so far), then commit the map changes of
+// the lineages whose data is durable, then sync badger.
 func (s *Store) flushOnce() error {
-	frees := s.alloc.takePending()
-	if err := s.ext.sync(); err != nil {
-		s.alloc.free(frees...)
+	if err := s.failure(); err != nil {
 		return err
 	}
+	frees := s.alloc.takePending()
 	open := s.openLineages()
-	batches := make([]map[mapRef]uint64, len(open))
-	changes := 0
+	batches := make([]lineageBatch, len(open))
 	for i, l := range open {
 		batches[i] = l.takePending()
-		changes += len(batches[i])
+	}
+	if fail := s.ext.sync(); fail != nil {
+		s.log.Error("extent data sync failed: volumes that wrote to it are impaired until detached and attached again",
+			"err", fail.err, "lineages", len(fail.lineages))
+		for _, l := range open {
+			if fail.lineages[l.id] {
+				l.impair(fail.err)
+			}
+		}
+	}
+	changes := 0
+	for i, l := range open {
+		if l.impairment() != nil {
+			// Never commit a map entry over data that may not be durable;
+			// the slots stay allocated until the next start rescans the map.
+			batches[i] = lineageBatch{}
+		}
+		changes += len(batches[i].changes) + len(batches[i].frees)
 	}
 	if changes == 0 && len(frees) == 0 {
 		return nil // only in-place overwrites: the fdatasync above made them durable
 	}
-	err := s.db.WriteBatch(func(b *kv.Batch) error {
-		for i, l := range open {
-			if err := writePending(b, l.id, batches[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		err = s.db.Sync()
-	}
+	err := s.commitBatches(open, batches)
 	if err != nil {
-		for i, l := range open {
-			l.restorePending(batches[i])
-		}
-		s.alloc.free(frees...)
-		return fmt.Errorf("commit block map: %w", err)
+		// What badger made durable is unknown, and a retried sync cannot
+		// be trusted: nothing more is acknowledged until a restart.
+		err = fmt.Errorf("commit block map: %w", err)
+		s.fail(err)
+		return err
+	}
+	for _, b := range batches {
+		frees = append(frees, b.frees...)
 	}
 	if len(frees) > 0 {
 		s.reclaim.Add(1)
@@ -199,14 +229,53 @@ func (s *Store) flushOnce() error {
 	return nil
 }
 
+// commitBatches writes the map changes durably: every new entry before any
+// deletion, so that a crash in the middle of a batch too large for one
+// transaction never leaves a block without its newest entry.
+func (s *Store) commitBatches(open []*Lineage, batches []lineageBatch) error {
+	for _, dels := range []bool{false, true} {
+		err := s.db.WriteBatch(func(b *kv.Batch) error {
+			for i, l := range open {
+				if err := writePending(b, l.id, batches[i].changes, dels); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.db.Sync()
+}
+
+// fail makes the store refuse every later flush and write.
+func (s *Store) fail(err error) {
+	if s.failed.CompareAndSwap(nil, &err) {
+		s.log.Error("block store failed: nothing more is made durable until the daemon restarts", "err", err)
+	}
+}
+
+func (s *Store) failure() error {
+	if err := s.failed.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
 // deleted marks a map entry to remove in a pending batch.
 const deleted = ^uint64(0)
 
-func writePending(b *kv.Batch, lineage uint64, p map[mapRef]uint64) error {
+// writePending adds a lineage's pending changes to b: the deletions when
+// dels, else the new entries.
+func writePending(b *kv.Batch, lineage uint64, p map[mapRef]uint64, dels bool) error {
 	for ref, slot := range p {
+		if (slot == deleted) != dels {
+			continue
+		}
 		key, ck := mapKey(lineage, ref.lba, ref.birth), changeKey(lineage, ref.birth, ref.lba)
 		var err error
-		if slot == deleted {
+		if dels {
 			err = errors.Join(b.Delete(key), b.Delete(ck))
 		} else {
 			err = errors.Join(b.Set(key, slotValue(slot)), b.Set(ck, nil))

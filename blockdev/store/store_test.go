@@ -491,9 +491,9 @@ func TestAllocatePreallocatesEveryRunSlot(t *testing.T) {
 	ext, off := locate(last)
 	fi, err := os.Stat(ts.s.ext.path(ext))
 	must(t, err)
-	if end := off + BlockSize; fi.Size() < end || ts.s.ext.alloc[ext] < end {
+	if end := off + BlockSize; fi.Size() < end || ts.s.ext.file(ext).alloc < end {
 		t.Errorf("allocate(%d): slot %d ends at byte %d of extent %d, but only %d bytes are preallocated (file size %d)",
-			n, last, end, ext, ts.s.ext.alloc[ext], fi.Size())
+			n, last, end, ext, ts.s.ext.file(ext).alloc, fi.Size())
 	}
 	ts.s.alloc.release(slots)
 }

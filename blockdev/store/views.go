@@ -24,17 +24,15 @@ const keyNextLineage = "seq/lineage"
 // NewLineage creates a lineage, empty or reading through to the view of
 // parent at parentGen (parent 0: none), and returns its id. A lineage with a
 // parent pins that view until the lineage is gone.
+//
+// Ids come from one counter under one lock, persisted with the lineage's
+// record before the id is handed out: concurrent callers never share an id,
+// and the counter never goes back across a restart.
 func (s *Store) NewLineage(parent, parentGen uint64) (uint64, error) {
-	var id uint64
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	id := s.lastLineage + 1
 	err := s.db.Update(func(tx *kv.Txn) error {
-		raw, err := tx.Get([]byte(keyNextLineage))
-		switch {
-		case err == nil && len(raw) == 8:
-			id = binary.BigEndian.Uint64(raw)
-		case err != nil && !errors.Is(err, kv.ErrNotFound):
-			return err
-		}
-		id++
 		if err := tx.Set([]byte(keyNextLineage), binary.BigEndian.AppendUint64(nil, id)); err != nil {
 			return err
 		}
@@ -47,10 +45,37 @@ func (s *Store) NewLineage(parent, parentGen uint64) (uint64, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = s.db.Sync()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("new lineage: %w", err)
 	}
-	return id, s.db.Sync()
+	s.lastLineage = id
+	return id, nil
+}
+
+// loadLastLineage reads the lineage counter: the highest of the persisted
+// counter and of every lineage with a record (loadAllocator adds those with
+// map entries).
+func (s *Store) loadLastLineage() error {
+	return s.db.View(func(tx *kv.Txn) error {
+		raw, err := tx.Get([]byte(keyNextLineage))
+		switch {
+		case err == nil && len(raw) == 8:
+			s.lastLineage = binary.BigEndian.Uint64(raw)
+		case err == nil:
+			return fmt.Errorf("lineage counter of %d bytes", len(raw))
+		case !errors.Is(err, kv.ErrNotFound):
+			return err
+		}
+		return tx.Scan([]byte{lineageRecPrefix}, nil, func(k, _ []byte) error {
+			if len(k) == 9 {
+				s.lastLineage = max(s.lastLineage, binary.BigEndian.Uint64(k[1:]))
+			}
+			return nil
+		})
+	})
 }
 
 func lineageHolder(id uint64) string { return fmt.Sprintf("lineage:%d", id) }

@@ -39,6 +39,19 @@ by default is on, which encrypts every new volume.`,
 		{operation: "DescribeVolumes", short: "Describe volumes, all or the ones named",
 			example: `  ebs ec2 describe-volumes --volume-ids vol-0123456789abcdef0 --query 'Volumes[0].[State,Encrypted,KmsKeyId]' --output text`,
 			params:  []param{list("VolumeIds").doc("volume ids")}},
+		{operation: "DescribeVolumeStatus", short: "Show the volumes' status checks (impaired: I/O disabled)",
+			long: `Show the status checks of volumes, all or the ones named. A volume is impaired
+when a data sync (fsync) of its blocks failed: writes since its last successful
+fsync may be lost, so its I/O is disabled (io-enabled: failed, event
+potential-data-inconsistency) until 'ebs ec2 enable-volume-io', or a detach and
+attach, opens it again from what is durable.`,
+			example: `  ebs ec2 describe-volume-status --volume-ids vol-0123456789abcdef0 --query 'VolumeStatuses[0].VolumeStatus.Status' --output text`,
+			params:  []param{list("VolumeIds").doc("volume ids")}},
+		{operation: "EnableVolumeIO", short: "Enable the I/O of an impaired volume again",
+			long: `Enable the I/O of a volume that a failed data sync impaired: writes that were
+not made durable are dropped and the volume reads what is on disk. Check its file
+system (fsck) before you use it again.`,
+			example: `  ebs ec2 enable-volume-io --volume-id vol-0123456789abcdef0`, params: []param{ec2VolumeID()}},
 		{operation: "DeleteVolume", short: "Delete a detached volume and its blocks",
 			example: `  ebs ec2 delete-volume --volume-id vol-0123456789abcdef0`, params: []param{ec2VolumeID()}},
 		{operation: "AttachVolume", short: "Attach a volume: the file <mount-dir>/<volume id> appears",
