@@ -181,7 +181,10 @@ func (m *Manager) Reopen(ctx context.Context) ([]*Volume, error) {
 	var errs []error
 	for _, info := range out.Volumes {
 		if info.State == stateCreating { // a restart interrupted its copy: its blocks are incomplete
-			if _, err := m.update(info.VolumeID, func(r *volumeRecord) error { r.State = "error"; return nil }); err != nil {
+			m.mu.Lock() // update is a read-modify-write: the manager's lock serialises them
+			_, err := m.update(info.VolumeID, func(r *volumeRecord) error { r.State = "error"; return nil })
+			m.mu.Unlock()
+			if err != nil {
 				errs = append(errs, err)
 			}
 			continue
