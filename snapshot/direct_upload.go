@@ -110,6 +110,9 @@ func (s *Service) deleteUpload(r *record) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.done {
+		return s.notPending(r.ID)
+	}
 	s.forget(r.ID, u)
 	s.keys.drop(r.ID)
 	if err := s.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixSnapshot + r.ID)) }); err != nil {
@@ -140,8 +143,8 @@ func (s *Service) expireLocked(id string) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if !s.cfg.Clock.Now().After(r.deadline(u.lastActivity())) {
-		return nil // a put came in meanwhile
+	if u.done || !s.cfg.Clock.Now().After(r.deadline(u.lastActivity())) {
+		return nil // ended, or a put came in, meanwhile
 	}
 	s.forget(id, u)
 	s.keys.drop(id)
@@ -219,17 +222,25 @@ func (s *Service) startSweeper() {
 }
 
 // closeUploads closes the open upload lineages (they stay pending: a
-// restart resumes them).
+// restart resumes them). It empties the table first and closes each upload
+// under its own lock alone, never under the table's (lock order, doc.go);
+// an upload that a concurrent end closed meanwhile is left alone.
 func (s *Service) closeUploads() error {
 	s.up.mu.Lock()
-	defer s.up.mu.Unlock()
-	var errs []error
+	open := make([]*upload, 0, len(s.up.m))
 	for id, u := range s.up.m {
-		u.mu.Lock()
-		u.done = true
-		errs = append(errs, u.lin.Close())
-		u.mu.Unlock()
+		open = append(open, u)
 		delete(s.up.m, id)
+	}
+	s.up.mu.Unlock()
+	var errs []error
+	for _, u := range open {
+		u.mu.Lock()
+		if !u.done {
+			u.done = true
+			errs = append(errs, u.lin.Close())
+		}
+		u.mu.Unlock()
 	}
 	s.keys.drop("")
 	return errors.Join(errs...)

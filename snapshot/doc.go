@@ -41,4 +41,13 @@
 // snapshot and caller for 5 minutes, so that a caller's reads and writes are
 // checked against the key policy (and audited) at least that often without
 // a KMS call per block.
+//
+// Locks of the uploads, in the order they are taken: Service.mu (the
+// catalogue; StartSnapshot, CompleteSnapshot, DeleteSnapshot and the
+// timeout hold it, PutSnapshotBlock does not), then upload.mu (shared by the
+// puts, exclusive to whatever ends or closes the upload), then uploads.mu
+// (the table of open uploads, held briefly and never while waiting for an
+// upload: Close empties the table, lets go of it, then closes each upload
+// under its own lock), then upload.stateMu and the data-key cache's lock,
+// leaves. The store's locks come after all of them.
 package snapshot
