@@ -244,6 +244,7 @@ var directErrors = []struct {
 	{snapshot.ErrSnapshotNotFound, directError{"ResourceNotFoundException", http.StatusNotFound, "SNAPSHOT_NOT_FOUND"}},
 	{snapshot.ErrValidation, directError{"ValidationException", http.StatusBadRequest, ""}},
 	{snapshot.ErrConflict, directError{"ConflictException", http.StatusConflict, ""}},
+	{snapshot.ErrConcurrentLimitExceeded, directError{"ConcurrentLimitExceededException", http.StatusBadRequest, ""}},
 	{kmsclient.ErrAccessDenied, directError{"AccessDeniedException", http.StatusForbidden, "DEPENDENCY_ACCESS_DENIED"}},
 	{kmsclient.ErrNotFound, directError{"ResourceNotFoundException", http.StatusNotFound, "DEPENDENCY_RESOURCE_NOT_FOUND"}},
 	{kmsclient.ErrDisabled, directError{"ValidationException", http.StatusBadRequest, "INVALID_CUSTOMER_KEY"}},

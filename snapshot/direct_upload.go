@@ -173,26 +173,39 @@ func (s *Service) expireDue() error {
 	}
 	now := s.cfg.Clock.Now()
 	for _, r := range recs {
-		if r.Upload == nil || r.State != statePending {
-			continue
-		}
-		last := time.Time{}
-		if u := s.openedUpload(r.ID); u != nil {
-			last = u.lastActivity()
-		} else if _, _, last, err = s.uploadSums(r.ID); err != nil {
+		due, err := s.uploadDue(r, now)
+		if err != nil {
 			return err
 		}
-		if !now.After(r.deadline(last)) {
+		if !due {
 			continue
 		}
 		s.mu.Lock()
-		err := s.expireLocked(r.ID)
+		err = s.expireLocked(r.ID)
 		s.mu.Unlock()
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// uploadDue says whether r is a pending upload past its timeout at now,
+// without opening it.
+func (s *Service) uploadDue(r *record, now time.Time) (bool, error) {
+	if r.Upload == nil || r.State != statePending {
+		return false, nil
+	}
+	last := time.Time{}
+	if u := s.openedUpload(r.ID); u != nil {
+		last = u.lastActivity()
+	} else {
+		var err error
+		if _, _, last, err = s.uploadSums(r.ID); err != nil {
+			return false, err
+		}
+	}
+	return now.After(r.deadline(last)), nil
 }
 
 // sweepInterval is how often pending uploads are checked for their timeout

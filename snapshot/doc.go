@@ -8,8 +8,9 @@
 //
 // # Writing a snapshot with the EBS direct APIs
 //
-// StartSnapshot makes a record in state pending with an upload spec, and a
-// new lineage: empty, or a child of ParentSnapshotId's view (as a restore
+// StartSnapshot makes a record in state pending with an upload spec (at
+// most 100 pending uploads, AWS's quota; one more is refused with
+// ConcurrentLimitExceededException), and a new lineage: empty, or a child of ParentSnapshotId's view (as a restore
 // is), so that the blocks an incremental upload does not write are shared
 // with the parent. The lineage's head is pinned for the upload
 // ("upload:<id>"), in the transaction that saves the record. Keys follow
