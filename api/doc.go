@@ -17,6 +17,7 @@
 // Version 4 (sigv4.go: the request is signed again with aws-sdk-go-v2's
 // signer and the stored secret of its access key, see package iam); the
 // caller is then the IAM user that owns the key, the same principal as the
-// unix user of that name on the socket. A token bucket per principal limits
-// the request rate.
+// unix user of that name on the socket. A token bucket per principal, one
+// for both front ends, limits the request rate (ThrottlingException, or
+// RequestThrottledException on the EBS direct APIs).
 package api

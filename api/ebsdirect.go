@@ -19,6 +19,10 @@ import (
 // little more so that a block too long is reported as such.
 const maxBlockBody = snapshot.BlockSizeDirect + 1
 
+// routePutSnapshotBlock is PutSnapshotBlock's route: the one request of the
+// AWS endpoint whose payload may be left unsigned (endpoint.go).
+const routePutSnapshotBlock = "PUT /snapshots/{id}/blocks/{index}"
+
 // registerEBSDirect registers the EBS direct APIs (REST JSON, SigV4 service
 // "ebs") on s.rest, with the HTTP bindings of the ebs service model
 // (2019-11-02). Requests reach s.rest through the AWS endpoint
@@ -31,7 +35,7 @@ func (s *Server) registerEBSDirect() {
 	snaps := s.cfg.EC2.Snapshots()
 	for pattern, h := range map[string]func(*snapshot.Service, http.ResponseWriter, *http.Request) error{
 		"POST /snapshots":                    startSnapshot,
-		"PUT /snapshots/{id}/blocks/{index}": putSnapshotBlock,
+		routePutSnapshotBlock:                putSnapshotBlock,
 		"POST /snapshots/completion/{id}":    completeSnapshot,
 		"GET /snapshots/{id}/blocks":         listSnapshotBlocks,
 		"GET /snapshots/{id}/changedblocks":  listChangedBlocks,
@@ -240,6 +244,7 @@ var directErrors = []struct {
 	{snapshot.ErrSnapshotNotFound, directError{"ResourceNotFoundException", http.StatusNotFound, "SNAPSHOT_NOT_FOUND"}},
 	{snapshot.ErrValidation, directError{"ValidationException", http.StatusBadRequest, ""}},
 	{snapshot.ErrConflict, directError{"ConflictException", http.StatusConflict, ""}},
+	{snapshot.ErrConcurrentLimitExceeded, directError{"ConcurrentLimitExceededException", http.StatusBadRequest, ""}},
 	{kmsclient.ErrAccessDenied, directError{"AccessDeniedException", http.StatusForbidden, "DEPENDENCY_ACCESS_DENIED"}},
 	{kmsclient.ErrNotFound, directError{"ResourceNotFoundException", http.StatusNotFound, "DEPENDENCY_RESOURCE_NOT_FOUND"}},
 	{kmsclient.ErrDisabled, directError{"ValidationException", http.StatusBadRequest, "INVALID_CUSTOMER_KEY"}},

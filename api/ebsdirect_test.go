@@ -29,6 +29,7 @@ func TestEBSDirectErrors(t *testing.T) {
 		{awserr.New(snapshot.ErrValidation, "state"), "ValidationException", 400, ""},
 		{awserr.New(snapshot.ErrSnapshotMissing, "no such snapshot"), "ResourceNotFoundException", 404, "SNAPSHOT_NOT_FOUND"},
 		{awserr.New(snapshot.ErrConflict, "token reused"), "ConflictException", 409, ""},
+		{awserr.New(snapshot.ErrConcurrentLimitExceeded, "100 pending"), "ConcurrentLimitExceededException", 400, ""},
 		{fmt.Errorf("start: %w", awserr.New(kmsclient.ErrAccessDenied, "denied")), "AccessDeniedException", 403, "DEPENDENCY_ACCESS_DENIED"},
 		{awserr.New(kmsclient.ErrDisabled, "disabled"), "ValidationException", 400, "INVALID_CUSTOMER_KEY"},
 		{awserr.New(ErrThrottled, "Rate exceeded"), "RequestThrottledException", 400, "ACCOUNT_THROTTLED"},

@@ -102,11 +102,14 @@ func splitTarget(target string) (service, operation string, ok bool) {
 }
 
 // serveREST authenticates a REST request (service "ebs") and hands it to
-// s.rest with the caller in its context.
+// s.rest with the caller in its context. Only PutSnapshotBlock may leave
+// its payload unsigned (its block is covered by the signed x-amz-Checksum
+// header instead): its body is then not read here.
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxRESTBodyBytes)
+	unsigned := s.mayLeavePayloadUnsigned(r) && r.Header.Get("X-Amz-Content-Sha256") == unsignedPayload
 	var body []byte
-	if r.Header.Get("X-Amz-Content-Sha256") != unsignedPayload {
+	if !unsigned {
 		var err error
 		if body, err = readBody(r, MaxRESTBodyBytes); err != nil {
 			s.writeDirectError(w, r, err)
@@ -114,7 +117,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	ctx, err := s.authenticate(r, restService, body, true)
+	ctx, err := s.authenticate(r, restService, body, unsigned)
 	if err != nil {
 		s.writeDirectError(w, r, err)
 		return
@@ -122,18 +125,26 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	s.rest.ServeHTTP(w, r.WithContext(ctx))
 }
 
+// mayLeavePayloadUnsigned says whether r is routed to PutSnapshotBlock, the
+// one operation whose payload may be UNSIGNED-PAYLOAD.
+func (s *Server) mayLeavePayloadUnsigned(r *http.Request) bool {
+	_, pattern := s.rest.Handler(r)
+	return pattern == routePutSnapshotBlock
+}
+
 // authenticate verifies the signature of r, applies the principal's rate
 // limit and returns the request context with the caller. body is the
-// request body; nil when the payload is unsigned and was not read, which
-// only the REST services allow (PutSnapshotBlock's block is not signed: its
-// checksum header is).
-func (s *Server) authenticate(r *http.Request, service string, body []byte, allowUnsigned bool) (context.Context, error) {
-	if !allowUnsigned && r.Header.Get("X-Amz-Content-Sha256") == unsignedPayload {
-		return nil, awserr.New(ErrInvalidSignature, "%s requests must sign their payload: UNSIGNED-PAYLOAD is not accepted.", service)
-	}
-	hash, err := payloadHash(r, body)
-	if err != nil {
-		return nil, err
+// request body; nil when unsigned, that is when the request is
+// PutSnapshotBlock's with the payload hash UNSIGNED-PAYLOAD (its block was
+// not read). Any other request is verified against the SHA-256 of its body,
+// so an UNSIGNED-PAYLOAD there does not match its signature.
+func (s *Server) authenticate(r *http.Request, service string, body []byte, unsigned bool) (context.Context, error) {
+	hash := unsignedPayload
+	if !unsigned {
+		var err error
+		if hash, err = payloadHash(r, body); err != nil {
+			return nil, err
+		}
 	}
 	cred, err := s.sigv4.verify(r, service, hash)
 	if err != nil {
@@ -149,14 +160,11 @@ func (s *Server) authenticate(r *http.Request, service string, body []byte, allo
 	return kmsclient.WithCaller(r.Context(), c), nil
 }
 
-// payloadHash is the payload hash the request was signed with: the
-// X-Amz-Content-Sha256 header's UNSIGNED-PAYLOAD, else the SHA-256 of body,
-// which must equal that header when it is given.
+// payloadHash is the SHA-256 of body, the payload hash a signed request was
+// signed with; the X-Amz-Content-Sha256 header, when given, must be that
+// hash (UNSIGNED-PAYLOAD included: it is not accepted here).
 func payloadHash(r *http.Request, body []byte) (string, error) {
 	hash := r.Header.Get("X-Amz-Content-Sha256")
-	if hash == unsignedPayload {
-		return hash, nil
-	}
 	actual := payloadSHA256(body)
 	if hash != "" && hash != actual {
 		return "", awserr.New(ErrInvalidSignature, msgSignatureMismatch)

@@ -235,7 +235,7 @@ func TestEndpointPanic(t *testing.T) {
 func TestEndpointREST(t *testing.T) {
 	e := newEndpoint(t, nil)
 	var gotBody []byte
-	e.srv.rest.HandleFunc("PUT /snapshots/{id}/blocks/{index}", func(w http.ResponseWriter, r *http.Request) {
+	e.srv.rest.HandleFunc(routePutSnapshotBlock, func(w http.ResponseWriter, r *http.Request) {
 		c, _ := kmsclient.CallerFrom(r.Context())
 		gotBody, _ = io.ReadAll(r.Body)
 		writeJSON(w, http.StatusCreated, map[string]string{"User": c.UserName, "AccessKeyId": c.AccessKeyID, "Id": r.PathValue("id")})

@@ -6,16 +6,19 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Default rate limit of a principal on the AWS endpoint: a token bucket of
-// DefaultRateBurst requests refilled at DefaultRate a second (the order of
-// AWS's own quotas: 1,000 PutSnapshotBlock requests a second per account).
+// Default rate limit of a principal: a token bucket of DefaultRateBurst
+// requests refilled at DefaultRate a second (the order of AWS's own quotas:
+// 1,000 PutSnapshotBlock requests a second per account).
 const (
 	DefaultRate      = 1000
 	DefaultRateBurst = 2000
 )
 
-// rateLimits is one token bucket per principal (ARN). Only authenticated
-// principals get a bucket, so there are at most as many as access-key users.
+// rateLimits is one token bucket per principal (ARN), shared by the unix
+// socket and the AWS endpoint: a principal's rate is the same whichever
+// front end it calls. Only authenticated principals get a bucket (the
+// endpoint's access-key users, the socket's unix users and root), so there
+// are at most as many as users.
 type rateLimits struct {
 	limit rate.Limit
 	burst int

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,8 +41,9 @@ type Config struct {
 	// endpoint verifies signatures with them. Nil: no keys, every signed
 	// request is refused.
 	IAM *iam.Store
-	// RateLimit and RateBurst are the token bucket of each principal on the
-	// AWS endpoint (requests a second, bucket size); 0 means the default.
+	// RateLimit and RateBurst are the token bucket of each principal
+	// (requests a second, bucket size; 0 means the default), one bucket per
+	// principal for the unix socket and the AWS endpoint together.
 	RateLimit float64
 	RateBurst int
 }
@@ -63,7 +63,7 @@ type Server struct {
 	rest *http.ServeMux
 	// sigv4 verifies the signatures of AWS endpoint requests.
 	sigv4 *sigV4
-	// limits is the per-principal rate limit of the AWS endpoint.
+	// limits is the per-principal rate limit of both front ends.
 	limits *rateLimits
 }
 
@@ -190,17 +190,16 @@ func (s *Server) call(r *http.Request, service, operation string) (any, error) {
 	if !ok {
 		return nil, awserr.New(ErrUnknownOperation, "Unknown operation %s for service %s.", operation, service)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, awserr.New(ErrRequestTooLarge, "The request body is larger than %d bytes.", MaxBodyBytes)
-		}
-		return nil, awserr.New(ErrSerialization, "The request body could not be read: %v", err)
-	}
 	caller, err := callerFor(r.Context(), s.cfg.Account)
 	if err != nil {
 		return nil, awserr.New(kmsclient.ErrAccessDenied, "%v", err)
+	}
+	if !s.limits.allow(caller.ARN) {
+		return nil, awserr.New(ErrThrottled, "Rate exceeded")
+	}
+	body, err := readBody(r, MaxBodyBytes)
+	if err != nil {
+		return nil, err
 	}
 	return h(kmsclient.WithCaller(r.Context(), caller), body)
 }

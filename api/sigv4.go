@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"sort"
 	"strings"
 	"time"
 
@@ -69,6 +70,9 @@ type authHeader struct {
 func (v *sigV4) verify(r *http.Request, service, payloadHash string) (iam.Credential, error) {
 	a, err := parseAuthorization(r)
 	if err != nil {
+		return iam.Credential{}, err
+	}
+	if err := checkSignedHeaders(r, a); err != nil {
 		return iam.Credential{}, err
 	}
 	signed, err := v.checkScope(r, a, service)
@@ -134,6 +138,36 @@ func parseAuthorization(r *http.Request) (authHeader, error) {
 	a.signedHeaders = strings.Split(params["SignedHeaders"], ";")
 	a.signature = params["Signature"]
 	return a, nil
+}
+
+// checkSignedHeaders checks that the signature covers what AWS requires
+// it to: Host, Content-Type when it is sent, and every x-amz-* header sent
+// (X-Amz-Target, the JSON 1.1 operation; X-Amz-Date; the EBS direct APIs'
+// checksum, length and progress headers). A header left out of
+// SignedHeaders could otherwise be changed, or added, without changing the
+// signature.
+func checkSignedHeaders(r *http.Request, a authHeader) error {
+	signed := make(map[string]bool, len(a.signedHeaders))
+	for _, h := range a.signedHeaders {
+		signed[strings.ToLower(h)] = true
+	}
+	if !signed["host"] {
+		return awserr.New(ErrInvalidSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	if _, ok := r.Header["Content-Type"]; ok && !signed["content-type"] {
+		return awserr.New(ErrInvalidSignature, "'Content-Type' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	names := make([]string, 0, len(r.Header))
+	for name := range r.Header {
+		names = append(names, strings.ToLower(name))
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if strings.HasPrefix(name, "x-amz-") && !signed[name] {
+			return awserr.New(ErrInvalidSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", name)
+		}
+	}
+	return nil
 }
 
 // checkScope checks the date, region and service of the credential scope and

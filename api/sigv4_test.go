@@ -45,6 +45,9 @@ type sigTest struct {
 	region       string
 	at           time.Time
 	unsigned     bool // sign with UNSIGNED-PAYLOAD (and send X-Amz-Content-Sha256)
+	// after are headers the client adds once the request is signed: sent,
+	// but not covered by the signature.
+	after map[string]string
 }
 
 func kmsRequest() sigTest {
@@ -76,6 +79,9 @@ func (st sigTest) request(t *testing.T) *http.Request {
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, client, hash, st.service, st.region, st.at); err != nil {
 		t.Fatal(err)
 	}
+	for k, v := range st.after {
+		client.Header.Set(k, v)
+	}
 	srv := httptest.NewRequest(st.method, client.URL.RequestURI(), bytes.NewReader(st.body))
 	srv.Host = client.URL.Host
 	srv.Header = client.Header.Clone()
@@ -84,8 +90,12 @@ func (st sigTest) request(t *testing.T) *http.Request {
 }
 
 // verifyBody runs the verifier on r as the endpoint does: the payload hash
-// is the header's UNSIGNED-PAYLOAD or the SHA-256 of body.
+// is the header's UNSIGNED-PAYLOAD (which the endpoint allows on
+// PutSnapshotBlock only) or the SHA-256 of body.
 func verifyBody(v *sigV4, r *http.Request, service string, body []byte) (iam.Credential, error) {
+	if r.Header.Get("X-Amz-Content-Sha256") == unsignedPayload {
+		return v.verify(r, service, unsignedPayload)
+	}
 	hash, err := payloadHash(r, body)
 	if err != nil {
 		return iam.Credential{}, err
@@ -177,7 +187,7 @@ func TestSigV4Refusals(t *testing.T) {
 		}, want: ErrInvalidSignature, msg: "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP"},
 		{name: "unknown key", mutate: func(st *sigTest) { st.akid = "AKIAUNKNOWNUNKNOWN00" },
 			want: ErrUnrecognizedClient, msg: msgInvalidToken},
-		{name: "session token", request: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "tok") },
+		{name: "session token", mutate: func(st *sigTest) { st.header["X-Amz-Security-Token"] = "tok" },
 			want: ErrUnrecognizedClient, msg: msgInvalidToken},
 		{name: "wrong region", mutate: func(st *sigTest) { st.region = "us-east-1" },
 			want: ErrInvalidSignature, msg: "Credential should be scoped to a valid region, not 'us-east-1'."},

@@ -42,8 +42,15 @@ func (s *Service) StartSnapshot(ctx context.Context, in *StartSnapshotInput) (*S
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if out, err := s.startedBefore(in); out != nil || err != nil {
+	recs, err := s.all()
+	if err != nil {
+		return nil, err
+	}
+	if out, err := s.startedBefore(in, recs); out != nil || err != nil {
 		return out, err
+	}
+	if err := s.checkPendingQuota(recs); err != nil {
+		return nil, err
 	}
 	var parent *record
 	if in.ParentSnapshotID != "" {
@@ -115,13 +122,9 @@ func requestDigest(in *StartSnapshotInput) string {
 
 // startedBefore returns the snapshot an earlier StartSnapshot with the same
 // ClientToken made (ConflictException if its parameters differ).
-func (s *Service) startedBefore(in *StartSnapshotInput) (*StartSnapshotOutput, error) {
+func (s *Service) startedBefore(in *StartSnapshotInput, recs []*record) (*StartSnapshotOutput, error) {
 	if in.ClientToken == "" {
 		return nil, nil
-	}
-	recs, err := s.all()
-	if err != nil {
-		return nil, err
 	}
 	for _, r := range recs {
 		if r.ClientToken != in.ClientToken {
@@ -133,6 +136,52 @@ func (s *Service) startedBefore(in *StartSnapshotInput) (*StartSnapshotOutput, e
 		return s.startOutput(r), nil
 	}
 	return nil, nil
+}
+
+// maxPendingUploads is AWS's quota "Pending snapshots per account" of the
+// EBS direct APIs (L-94D7AB7D: 100, not adjustable). It also bounds what
+// pending uploads hold: an open lineage, its block map, a data key.
+const maxPendingUploads = 100
+
+// checkPendingQuota refuses a new upload when the account has
+// maxPendingUploads pending ones (ConcurrentLimitExceededException, as
+// StartSnapshot answers). At the quota, uploads past their timeout are
+// ended first, as the sweep would have ended them. s.mu is held.
+func (s *Service) checkPendingQuota(recs []*record) error {
+	if countPendingUploads(recs) < maxPendingUploads {
+		return nil
+	}
+	now := s.cfg.Clock.Now()
+	for _, r := range recs {
+		due, err := s.uploadDue(r, now)
+		if err != nil {
+			return err
+		}
+		if due {
+			if err := s.expireLocked(r.ID); err != nil {
+				return err
+			}
+		}
+	}
+	recs, err := s.all()
+	if err != nil {
+		return err
+	}
+	if n := countPendingUploads(recs); n >= maxPendingUploads {
+		return awserr.New(ErrConcurrentLimitExceeded, "The account has %d pending snapshots, its limit: complete or delete one "+
+			"(or let one time out) before starting another.", n)
+	}
+	return nil
+}
+
+func countPendingUploads(recs []*record) int {
+	n := 0
+	for _, r := range recs {
+		if r.Upload != nil && r.State == statePending {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Service) uploadParent(in *StartSnapshotInput) (*record, error) {

@@ -178,6 +178,9 @@ func (s *Service) CompleteSnapshot(ctx context.Context, in *CompleteSnapshotInpu
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.done {
+		return nil, s.notPending(r.ID)
+	}
 	count, agg, _, err := s.uploadSums(r.ID)
 	if err != nil {
 		return nil, err
@@ -241,7 +244,8 @@ func (s *Service) seal(r *record, u *upload) error {
 	return s.release(r.ID, r.Source.Lineage)
 }
 
-// forget closes an upload's lineage and drops it from memory; u.mu is held.
+// forget closes an upload's lineage and drops it from memory; u.mu is held
+// (and taken before s.up.mu, the lock order of doc.go).
 func (s *Service) forget(id string, u *upload) {
 	u.done = true
 	if err := u.lin.Close(); err != nil {

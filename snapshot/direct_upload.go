@@ -110,6 +110,9 @@ func (s *Service) deleteUpload(r *record) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.done {
+		return s.notPending(r.ID)
+	}
 	s.forget(r.ID, u)
 	s.keys.drop(r.ID)
 	if err := s.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixSnapshot + r.ID)) }); err != nil {
@@ -140,8 +143,8 @@ func (s *Service) expireLocked(id string) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if !s.cfg.Clock.Now().After(r.deadline(u.lastActivity())) {
-		return nil // a put came in meanwhile
+	if u.done || !s.cfg.Clock.Now().After(r.deadline(u.lastActivity())) {
+		return nil // ended, or a put came in, meanwhile
 	}
 	s.forget(id, u)
 	s.keys.drop(id)
@@ -170,26 +173,39 @@ func (s *Service) expireDue() error {
 	}
 	now := s.cfg.Clock.Now()
 	for _, r := range recs {
-		if r.Upload == nil || r.State != statePending {
-			continue
-		}
-		last := time.Time{}
-		if u := s.openedUpload(r.ID); u != nil {
-			last = u.lastActivity()
-		} else if _, _, last, err = s.uploadSums(r.ID); err != nil {
+		due, err := s.uploadDue(r, now)
+		if err != nil {
 			return err
 		}
-		if !now.After(r.deadline(last)) {
+		if !due {
 			continue
 		}
 		s.mu.Lock()
-		err := s.expireLocked(r.ID)
+		err = s.expireLocked(r.ID)
 		s.mu.Unlock()
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// uploadDue says whether r is a pending upload past its timeout at now,
+// without opening it.
+func (s *Service) uploadDue(r *record, now time.Time) (bool, error) {
+	if r.Upload == nil || r.State != statePending {
+		return false, nil
+	}
+	last := time.Time{}
+	if u := s.openedUpload(r.ID); u != nil {
+		last = u.lastActivity()
+	} else {
+		var err error
+		if _, _, last, err = s.uploadSums(r.ID); err != nil {
+			return false, err
+		}
+	}
+	return now.After(r.deadline(last)), nil
 }
 
 // sweepInterval is how often pending uploads are checked for their timeout
@@ -219,17 +235,25 @@ func (s *Service) startSweeper() {
 }
 
 // closeUploads closes the open upload lineages (they stay pending: a
-// restart resumes them).
+// restart resumes them). It empties the table first and closes each upload
+// under its own lock alone, never under the table's (lock order, doc.go);
+// an upload that a concurrent end closed meanwhile is left alone.
 func (s *Service) closeUploads() error {
 	s.up.mu.Lock()
-	defer s.up.mu.Unlock()
-	var errs []error
+	open := make([]*upload, 0, len(s.up.m))
 	for id, u := range s.up.m {
-		u.mu.Lock()
-		u.done = true
-		errs = append(errs, u.lin.Close())
-		u.mu.Unlock()
+		open = append(open, u)
 		delete(s.up.m, id)
+	}
+	s.up.mu.Unlock()
+	var errs []error
+	for _, u := range open {
+		u.mu.Lock()
+		if !u.done {
+			u.done = true
+			errs = append(errs, u.lin.Close())
+		}
+		u.mu.Unlock()
 	}
 	s.keys.drop("")
 	return errors.Join(errs...)

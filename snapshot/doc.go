@@ -8,8 +8,9 @@
 //
 // # Writing a snapshot with the EBS direct APIs
 //
-// StartSnapshot makes a record in state pending with an upload spec, and a
-// new lineage: empty, or a child of ParentSnapshotId's view (as a restore
+// StartSnapshot makes a record in state pending with an upload spec (at
+// most 100 pending uploads, AWS's quota; one more is refused with
+// ConcurrentLimitExceededException), and a new lineage: empty, or a child of ParentSnapshotId's view (as a restore
 // is), so that the blocks an incremental upload does not write are shared
 // with the parent. The lineage's head is pinned for the upload
 // ("upload:<id>"), in the transaction that saves the record. Keys follow
@@ -41,4 +42,13 @@
 // snapshot and caller for 5 minutes, so that a caller's reads and writes are
 // checked against the key policy (and audited) at least that often without
 // a KMS call per block.
+//
+// Locks of the uploads, in the order they are taken: Service.mu (the
+// catalogue; StartSnapshot, CompleteSnapshot, DeleteSnapshot and the
+// timeout hold it, PutSnapshotBlock does not), then upload.mu (shared by the
+// puts, exclusive to whatever ends or closes the upload), then uploads.mu
+// (the table of open uploads, held briefly and never while waiting for an
+// upload: Close empties the table, lets go of it, then closes each upload
+// under its own lock), then upload.stateMu and the data-key cache's lock,
+// leaves. The store's locks come after all of them.
 package snapshot

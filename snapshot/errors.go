@@ -11,6 +11,9 @@ var (
 	ErrResourceNotFound = errors.New("resource not found")
 	ErrValidation       = errors.New("validation error")
 	ErrConflict         = errors.New("conflict")
+	// ErrConcurrentLimitExceeded: StartSnapshot with the account's pending
+	// uploads at their quota (maxPendingUploads).
+	ErrConcurrentLimitExceeded = errors.New("concurrent limit exceeded")
 )
 
 // Reason is an error kind of the EBS direct APIs that carries the Reason

@@ -25,20 +25,40 @@ func unpack(v uint64) (entry, bool) {
 	return entry{slot: v >> birthBits, birth: v & maxBirth}, true
 }
 
-const chunkBits = 12 // 4096 entries (32 KiB) per chunk
+const (
+	chunkBits = 12 // 4096 entries (32 KiB) per chunk
+	dirBits   = 10 // 1024 chunks (4 Mi blocks, 16 GiB of volume) per directory
+)
 
-// table maps block numbers to entries; chunks are allocated on first use,
-// so a thin volume costs memory only for the regions it has written.
+type chunk [1 << chunkBits]uint64
+
+type dir [1 << dirBits]*chunk
+
+// table maps block numbers to entries: a directory of chunks per 16 GiB;
+// directories and chunks are allocated on first use, so a table costs
+// memory for the regions written (and one pointer per 16 GiB: 8 KiB for 16
+// TiB), however large the volume. A flat array of chunk pointers cost 8 MiB
+// per 16 TiB before the first write.
 type table struct {
-	chunks []*[1 << chunkBits]uint64
+	dirs []*dir
 }
 
 func newTable(blocks uint64) *table {
-	return &table{chunks: make([]*[1 << chunkBits]uint64, (blocks+1<<chunkBits-1)>>chunkBits)}
+	chunks := (blocks + 1<<chunkBits - 1) >> chunkBits
+	return &table{dirs: make([]*dir, (chunks+1<<dirBits-1)>>dirBits)}
+}
+
+// chunk returns the chunk of lba, nil if it was never written.
+func (t *table) chunk(lba uint64) *chunk {
+	d := t.dirs[lba>>(chunkBits+dirBits)]
+	if d == nil {
+		return nil
+	}
+	return d[lba>>chunkBits&(1<<dirBits-1)]
 }
 
 func (t *table) get(lba uint64) (entry, bool) {
-	c := t.chunks[lba>>chunkBits]
+	c := t.chunk(lba)
 	if c == nil {
 		return entry{}, false
 	}
@@ -46,29 +66,40 @@ func (t *table) get(lba uint64) (entry, bool) {
 }
 
 func (t *table) set(lba uint64, e entry) {
-	c := t.chunks[lba>>chunkBits]
+	d := t.dirs[lba>>(chunkBits+dirBits)]
+	if d == nil {
+		d = new(dir)
+		t.dirs[lba>>(chunkBits+dirBits)] = d
+	}
+	c := d[lba>>chunkBits&(1<<dirBits-1)]
 	if c == nil {
-		c = new([1 << chunkBits]uint64)
-		t.chunks[lba>>chunkBits] = c
+		c = new(chunk)
+		d[lba>>chunkBits&(1<<dirBits-1)] = c
 	}
 	c[lba&(1<<chunkBits-1)] = e.pack()
 }
 
 func (t *table) remove(lba uint64) {
-	if c := t.chunks[lba>>chunkBits]; c != nil {
+	if c := t.chunk(lba); c != nil {
 		c[lba&(1<<chunkBits-1)] = 0
 	}
 }
 
 // each calls fn for every entry, in block order.
 func (t *table) each(fn func(lba uint64, e entry)) {
-	for ci, c := range t.chunks {
-		if c == nil {
+	for di, d := range t.dirs {
+		if d == nil {
 			continue
 		}
-		for i, v := range c {
-			if e, ok := unpack(v); ok {
-				fn(uint64(ci)<<chunkBits|uint64(i), e)
+		for ci, c := range d {
+			if c == nil {
+				continue
+			}
+			base := (uint64(di)<<dirBits | uint64(ci)) << chunkBits
+			for i, v := range c {
+				if e, ok := unpack(v); ok {
+					fn(base|uint64(i), e)
+				}
 			}
 		}
 	}

@@ -79,7 +79,7 @@ access keys made with 'ebs iam create-access-key'.`,
 	f.StringVar(&o.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060), for profiling")
 	f.StringVar(&o.mountDir, "mount-dir", "/run/ebs/volumes", "FUSE mount where each attached volume is a file named by its id")
 	f.StringVar(&o.listen, "listen", "", "also answer the AWS wire protocols (KMS, EBS direct APIs; SigV4 with keys from 'ebs iam create-access-key') over plain HTTP on this loopback address, e.g. 127.0.0.1:4566")
-	f.Float64Var(&o.listenRate, "listen-rate-limit", api.DefaultRate, "requests a second each principal may make to the AWS endpoint (bursts of twice as many); more get ThrottlingException")
+	f.Float64Var(&o.listenRate, "listen-rate-limit", api.DefaultRate, "requests a second each principal may make, on the AWS endpoint and the unix socket together (bursts of twice as many); more get ThrottlingException")
 	f.BoolVar(&o.listenPublic, "listen-public", false, "allow --listen on a non-loopback address (plain HTTP: requests and responses, plaintext included, cross the network unencrypted)")
 	return cmd
 }
