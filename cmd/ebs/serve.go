@@ -22,6 +22,7 @@ import (
 	"github.com/ebs-dev/ebs/api"
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/clock"
+	"github.com/ebs-dev/ebs/internal/datadir"
 	"github.com/ebs-dev/ebs/kmsclient"
 	"github.com/ebs-dev/ebs/kmsclient/embedded"
 )
@@ -98,6 +99,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 			return err
 		}
 	}
+	if err := datadir.Check(o.dataDir); err != nil { // before LOCK: a newer dir is left untouched
+		return err
+	}
 	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -106,6 +110,9 @@ func runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer unlock()
+	if err := datadir.Prepare(o.dataDir, log); err != nil {
+		return err
+	}
 	if err := startPprof(o.pprofAddr, log); err != nil {
 		return err
 	}
