@@ -220,6 +220,10 @@ func (t *Trail) Close() error {
 	return nil
 }
 
+// Syncs returns the number of file syncs done since Open: with the number of
+// records appended, it shows how well group commit shares them.
+func (t *Trail) Syncs() int64 { return t.syncs.Load() }
+
 // snapshot returns the size of the synced part of the file, for a Lookup.
 func (t *Trail) snapshot() (int64, error) {
 	t.mu.Lock()
