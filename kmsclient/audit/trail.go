@@ -53,9 +53,22 @@ type batch struct {
 	err  error
 }
 
+// Options configure OpenWith.
+type Options struct {
+	// Sync makes a file's contents durable; nil means (*os.File).Sync. Tests
+	// of the trail's users inject failures with it.
+	Sync func(*os.File) error
+}
+
 // Open opens the trail at path, creating the file (0600) and its directory
 // (0700) if missing. A torn last line left by a crash is truncated away.
-func Open(path string) (*Trail, error) {
+func Open(path string) (*Trail, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*Trail, error) {
+	if o.Sync == nil {
+		o.Sync = (*os.File).Sync
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: create trail directory: %w", err)
@@ -77,7 +90,7 @@ func Open(path string) (*Trail, error) {
 		path:  path,
 		chunk: defaultChunk,
 		now:   time.Now,
-		sync:  (*os.File).Sync,
+		sync:  o.Sync,
 		write: (*os.File).Write,
 		size:  size,
 	}, nil

@@ -22,3 +22,9 @@ func (s *KMS) MaterialsForTest(keyID string) ([][]byte, error) {
 	})
 	return out, err
 }
+
+// SetOutboxRemoveForTest replaces the deletion of delivered outbox entries,
+// so that a test can leave one behind as a crash would.
+func (s *KMS) SetOutboxRemoveForTest(remove func(key string) error) {
+	s.outbox.remove = remove
+}

@@ -80,6 +80,7 @@ func customerManaged(k *keyRecord, what string) error {
 }
 
 func (s *KMS) saveKey(c *call, k *keyRecord) error {
+	c.wrote = true
 	return putJSON(c.tx, prefixKey+k.ID, k)
 }
 

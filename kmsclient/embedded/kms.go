@@ -46,6 +46,7 @@ type KMS struct {
 	region    string
 	account   string
 	policies  policyCache
+	outbox    *outbox
 	guard     func(ctx context.Context, keyArn string) ([]string, error)
 
 	stop chan struct{}
@@ -71,7 +72,12 @@ func Open(o Options) (*KMS, error) {
 	s := &KMS{
 		db: db, root: root, trail: o.Trail, clock: o.Clock, log: o.Logger,
 		errorCode: o.ErrorCode, region: o.Region, account: o.Account,
-		stop: make(chan struct{}), done: make(chan struct{}),
+		outbox: newOutbox(db, o.Trail, o.Logger),
+		stop:   make(chan struct{}), done: make(chan struct{}),
+	}
+	if err := s.outbox.recover(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("kms: deliver the audit records of committed changes to the trail: %w", err)
 	}
 	go s.sweepLoop(o.SweepInterval)
 	return s, nil
@@ -126,6 +132,7 @@ func (s *KMS) now() time.Time { return s.clock.Now().UTC() }
 func (s *KMS) sweepLoop(every time.Duration) {
 	defer close(s.done)
 	clock.Every(s.stop, every, func() {
+		s.outbox.retry()
 		if err := s.Sweep(context.Background()); err != nil {
 			s.log.Error("kms sweep", "err", err)
 		}
@@ -134,31 +141,32 @@ func (s *KMS) sweepLoop(every time.Duration) {
 
 // Sweep applies what the clock has made due: automatic rotations and the
 // deletion of keys whose waiting period has passed. It runs in the background
-// and after the clock is moved.
+// and after the clock is moved. The service events go to the outbox in the
+// transaction of the changes, then to the trail.
 func (s *KMS) Sweep(ctx context.Context) error {
-	var events []*audit.Record
+	var d *delivery
 	err := func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.db.Update(func(tx *kv.Txn) error {
-			return scanJSON(tx, prefixKey, func(k *keyRecord) error {
+			var events []*audit.Record
+			err := scanJSON(tx, prefixKey, func(k *keyRecord) error {
 				ev, err := s.applyTime(tx, k)
 				events = append(events, ev...)
 				return err
 			})
+			if err != nil || len(events) == 0 {
+				return err
+			}
+			d, err = s.outbox.put(tx, events)
+			return err
 		})
 	}()
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
-	return s.appendEvents(events)
-}
-
-func (s *KMS) appendEvents(events []*audit.Record) error {
-	for _, ev := range events {
-		if err := s.trail.Append(ev); err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
+	if d != nil {
+		s.outbox.deliver(d)
 	}
 	return nil
 }
