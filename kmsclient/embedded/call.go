@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"slices"
 
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/kv"
@@ -21,6 +22,10 @@ type call struct {
 	events    []*audit.Record // service events the call caused (a due rotation or deletion)
 	wrote     bool            // the call saved a key record
 	tx        *kv.Txn
+
+	since     uint64     // revisions.current() before this pass's snapshot
+	decisions []decision // authorizations this pass evaluated
+	earlier   *call      // the first pass, whose decisions this one may reuse
 }
 
 func (c *call) touch(k *keyRecord) {
@@ -35,6 +40,17 @@ func (c *call) touch(k *keyRecord) {
 // changed reports whether the call's transaction holds writes: a management
 // call's change, a key made or saved, or a due rotation or deletion.
 func (c *call) changed() bool { return !c.readOnly || c.wrote || len(c.events) > 0 }
+
+// changedKeys returns the ARNs of the keys the call used or its events name.
+func (c *call) changedKeys() []string {
+	arns := slices.Clone(c.resources)
+	for _, ev := range c.events {
+		for _, r := range ev.Resources {
+			arns = append(arns, r.ARN)
+		}
+	}
+	return arns
+}
 
 // Operations that change nothing (CloudTrail's readOnly).
 var readOnlyOps = map[string]bool{
@@ -52,34 +68,30 @@ var cryptoOps = map[string]bool{
 }
 
 // run executes fn as the API call name on behalf of the context's caller,
-// inside one store transaction under the KMS lock, and returns only once the
-// call's audit record is durable, whether the call succeeded or not: a call
-// that changes the store writes its records into the outbox in the same
-// transaction as the change, so that both commit or neither does, then
-// delivers them to the trail; any other call appends its record to the trail
-// before it returns, and fails with KMSInternalException if it cannot.
+// and returns only once the call's audit record is durable, whether the call
+// succeeded or not.
+//
+// A call that changes nothing runs on a snapshot without any lock
+// (readPass). A call that changes the store runs under the write lock in one
+// transaction, after a first pass without the lock has evaluated its
+// policies and grants (writePass); its audit records commit in the outbox
+// with the change, so that both commit or neither does, then go to the
+// trail. Any other call appends its record to the trail before it returns,
+// and fails with KMSInternalException if it cannot.
 func run[Out any](s *KMS, ctx context.Context, name string, in any, fn func(c *call) (*Out, error)) (*Out, error) {
 	caller, ok := kmsclient.CallerFrom(ctx)
 	if !ok {
 		return nil, awserr.New(kmsclient.ErrAccessDenied, "The request has no caller identity.")
 	}
 	s.outbox.retry()
-	c := &call{name: name, caller: caller, readOnly: readOnlyOps[name], params: requestParameters(in)}
-	var out *Out
-	var d *delivery
-	err := func() error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.db.Update(func(tx *kv.Txn) error {
-			c.tx = tx
-			var err error
-			if out, err = fn(c); err != nil || !c.changed() {
-				return err
-			}
-			d, err = s.outbox.put(tx, s.records(c, out, nil))
-			return err
-		})
-	}()
+	params := requestParameters(in)
+	newCall := func() *call { return &call{name: name, caller: caller, readOnly: readOnlyOps[name], params: params} }
+	if readOnlyOps[name] {
+		if c, out, err, done := readPass(s, newCall, fn); done {
+			return finish(s, ctx, c, out, err, nil)
+		}
+	}
+	c, out, d, err := writePass(s, newCall, fn)
 	return finish(s, ctx, c, out, err, d)
 }
 

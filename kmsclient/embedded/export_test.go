@@ -28,3 +28,9 @@ func (s *KMS) MaterialsForTest(keyID string) ([][]byte, error) {
 func (s *KMS) SetOutboxRemoveForTest(remove func(key string) error) {
 	s.outbox.remove = remove
 }
+
+// SetBeforeEvaluateForTest installs a function called before each
+// evaluation of a key's policy and grants; set it before any call.
+func (s *KMS) SetBeforeEvaluateForTest(hook func(principal, keyArn, action string)) {
+	s.beforeEvaluate = hook
+}

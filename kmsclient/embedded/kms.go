@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebs-dev/ebs/internal/clock"
@@ -36,7 +37,8 @@ type Options struct {
 
 // KMS is the embedded key management service. It is safe for concurrent use.
 type KMS struct {
-	mu        sync.Mutex // serialises every read-modify-write of the store
+	mu        sync.Mutex // the write lock: serialises the calls that change the store
+	revs      revisions  // which keys changed since a snapshot
 	db        *kv.DB
 	root      *rootKey
 	trail     *audit.Trail
@@ -47,7 +49,11 @@ type KMS struct {
 	account   string
 	policies  policyCache
 	outbox    *outbox
-	guard     func(ctx context.Context, keyArn string) ([]string, error)
+	guard     atomic.Pointer[deletionGuard]
+
+	// beforeEvaluate, if set (by tests), is called before each evaluation
+	// of a key's policy and grants.
+	beforeEvaluate func(principal, keyArn, action string)
 
 	stop chan struct{}
 	done chan struct{}
@@ -115,12 +121,21 @@ func (s *KMS) Close() error {
 	return s.db.Close()
 }
 
+// deletionGuard lists what a key still protects (volumes, snapshots).
+type deletionGuard func(ctx context.Context, keyArn string) ([]string, error)
+
 // SetDeletionGuard installs the check ScheduleKeyDeletion runs unless
 // Force: guard lists what the key still protects (volumes, snapshots).
 func (s *KMS) SetDeletionGuard(guard func(ctx context.Context, keyArn string) ([]string, error)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.guard = guard
+	g := deletionGuard(guard)
+	s.guard.Store(&g)
+}
+
+func (s *KMS) deletionGuard() deletionGuard {
+	if g := s.guard.Load(); g != nil {
+		return *g
+	}
+	return nil
 }
 
 // Region and Account name where the KMS's keys live.
@@ -145,10 +160,11 @@ func (s *KMS) sweepLoop(every time.Duration) {
 // transaction of the changes, then to the trail.
 func (s *KMS) Sweep(ctx context.Context) error {
 	var d *delivery
+	var changed []string
 	err := func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.db.Update(func(tx *kv.Txn) error {
+		err := s.db.Update(func(tx *kv.Txn) error {
 			var events []*audit.Record
 			err := scanJSON(tx, prefixKey, func(k *keyRecord) error {
 				ev, err := s.applyTime(tx, k)
@@ -158,9 +174,18 @@ func (s *KMS) Sweep(ctx context.Context) error {
 			if err != nil || len(events) == 0 {
 				return err
 			}
-			d, err = s.outbox.put(tx, events)
-			return err
+			if d, err = s.outbox.put(tx, events); err != nil {
+				return err
+			}
+			for _, ev := range events {
+				changed = append(changed, ev.Resources[0].ARN)
+			}
+			return nil
 		})
+		if err == nil && d != nil {
+			s.revs.publish(changed)
+		}
+		return err
 	}()
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
@@ -177,16 +202,21 @@ type policyCache struct {
 	m  map[string]*policy.Document
 }
 
+// parse returns the parsed policy. It parses outside the cache's lock, so
+// that a long policy holds up no other call.
 func (c *policyCache) parse(text string) (*policy.Document, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if d, ok := c.m[text]; ok {
+	d, ok := c.m[text]
+	c.mu.Unlock()
+	if ok {
 		return d, nil
 	}
 	d, err := policy.Parse(text)
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) > 1024 {
 		c.m = map[string]*policy.Document{}
 	}
