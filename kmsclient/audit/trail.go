@@ -17,7 +17,10 @@ import (
 // ErrClosed is returned by calls on a closed Trail.
 var ErrClosed = errors.New("audit: trail closed")
 
-const defaultChunk = 64 << 10 // bytes read per step when scanning
+const (
+	defaultChunk = 64 << 10 // bytes read per step when scanning
+	maxSpareBuf  = 1 << 20  // largest batch buffer kept for the next batch
+)
 
 // Trail is an open audit trail file. It is safe for concurrent use.
 // Lock order: reading, then mu (see the package documentation).
@@ -33,6 +36,7 @@ type Trail struct {
 
 	mu      sync.Mutex
 	queued  *batch // lines waiting for the next round; nil if none
+	spare   []byte // the last written batch's buffer, for reuse
 	size    int64  // file bytes in complete, synced lines
 	closed  bool
 	appends sync.WaitGroup // Appends that queued lines, for Close
@@ -162,7 +166,11 @@ func (t *Trail) Append(rs ...*Record) error {
 		if err != nil {
 			return fmt.Errorf("audit: encode record: %w", err)
 		}
-		lines = append(append(lines, line...), '\n')
+		if lines == nil {
+			lines = append(line, '\n') // one record: no copy
+		} else {
+			lines = append(append(lines, line...), '\n')
+		}
 	}
 	if len(lines) == 0 {
 		return nil
@@ -191,7 +199,8 @@ func (t *Trail) queue(lines []byte) (*batch, error) {
 		return nil, ErrClosed
 	}
 	if t.queued == nil {
-		t.queued = &batch{}
+		t.queued = &batch{buf: t.spare[:0]}
+		t.spare = nil
 	}
 	t.queued.buf = append(t.queued.buf, lines...)
 	t.appends.Add(1)
@@ -216,6 +225,10 @@ func (t *Trail) commit() error {
 		return b.err
 	}
 	t.size += int64(len(b.buf))
+	if cap(b.buf) <= maxSpareBuf {
+		t.spare = b.buf // its Appends only read err
+	}
+	b.buf = nil
 	return nil
 }
 
