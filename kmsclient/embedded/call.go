@@ -24,7 +24,8 @@ type call struct {
 	tx        *kv.Txn
 
 	since     uint64     // revisions.current() before this pass's snapshot
-	decisions []decision // authorizations this pass evaluated
+	firstPass bool       // a writer's first pass: keep its decisions
+	decisions []decision // authorizations a first pass evaluated
 	earlier   *call      // the first pass, whose decisions this one may reuse
 }
 

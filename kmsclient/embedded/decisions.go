@@ -29,7 +29,7 @@ func (s *KMS) authorizeOnce(c *call, k *keyRecord, action string, encCtx map[str
 		hook(c.caller.ARN, k.Arn, action)
 	}
 	err := s.authorize(c, k, action, encCtx)
-	if err == nil || errors.Is(err, kmsclient.ErrAccessDenied) {
+	if c.firstPass && (err == nil || errors.Is(err, kmsclient.ErrAccessDenied)) {
 		c.decisions = append(c.decisions, decision{keyArn: k.Arn, action: action, policy: k.Policy, encCtx: maps.Clone(encCtx), err: err})
 	}
 	return err

@@ -61,7 +61,7 @@ func writePass[Out any](s *KMS, newCall func() *call, fn func(*call) (*Out, erro
 		return c, out, d, err
 	}
 	first := newCall()
-	first.since = s.revs.current()
+	first.firstPass, first.since = true, s.revs.current()
 	_ = s.db.Update(func(tx *kv.Txn) error {
 		first.tx = tx
 		_, _ = fn(first)
