@@ -9,12 +9,15 @@
 // A call that changes nothing (Decrypt, Encrypt, GenerateDataKey, Describe,
 // Get and List calls) runs on a snapshot of the store and takes no lock
 // (passes.go): evaluating a long key policy or many grants holds up no other
-// call. Its result stands only if no committed change has touched a key it
-// used since its snapshot (revisions.go); otherwise it runs again. So a
-// PutKeyPolicy, RevokeGrant or DisableKey that has returned is honoured by
-// every call that returns after it. A call that turns out to need a change
-// (a rotation or deletion the clock made due, the AWS managed key's first
-// use) takes the write path.
+// call. Its result stands only if no change to a key it used has been
+// published since its snapshot (revisions.go); otherwise it runs again. A
+// writer publishes its change after the commit and before it returns. So
+// each call takes effect at one instant, entirely before or entirely after a
+// concurrent PutKeyPolicy, CreateGrant, RevokeGrant or DisableKey; a call
+// that starts after such a change has returned sees it, and so does a call
+// that was still evaluating when it returned. A call that turns out to need
+// a change (a rotation or deletion the clock made due, the AWS managed key's
+// first use) takes the write path.
 //
 // A call that changes the store runs twice: first on a snapshot without any
 // lock, in a transaction that is thrown away, to evaluate its policies and
