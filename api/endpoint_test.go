@@ -158,12 +158,27 @@ func TestEndpointKMSCall(t *testing.T) {
 		t.Fatalf("audit identity %+v, source %q", id, recs[0].SourceIPAddress)
 	}
 
-	resp, out = e.call("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", `{"MaxResults":1}`, e.alice)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("LookupEvents: %d %v", resp.StatusCode, out)
+}
+
+// TestEndpointLookupEventsRootOnly checks item 11 of issue 10: the audit
+// trail is not for every principal of the account. Over the AWS endpoint
+// every caller is an IAM user, and with no IAM policies none may read it.
+func TestEndpointLookupEventsRootOnly(t *testing.T) {
+	e := newEndpoint(t, nil)
+	if resp, out := e.call("TrentService.CreateKey", `{}`, e.alice); resp.StatusCode != http.StatusOK {
+		t.Fatalf("CreateKey: %d %v", resp.StatusCode, out)
 	}
-	if ev, _ := out["Events"].([]any); len(ev) != 1 {
-		t.Fatalf("LookupEvents: %v", out)
+	for _, body := range []string{`{"MaxResults":1}`, `{"MaxResults":500}`, `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"CreateKey"}]}`} {
+		resp, out := e.call("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", body, e.alice)
+		wantError(t, resp, out, http.StatusBadRequest, "AccessDeniedException")
+		want := "User: arn:aws:iam::000000000000:user/alice is not authorized to perform: cloudtrail:LookupEvents " +
+			"because no identity-based policy allows the cloudtrail:LookupEvents action"
+		if out["message"] != want {
+			t.Errorf("message %q, want %q", out["message"], want)
+		}
+		if _, leaked := out["Events"]; leaked {
+			t.Errorf("a denied LookupEvents returned events: %v", out)
+		}
 	}
 }
 

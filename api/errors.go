@@ -63,6 +63,7 @@ var errorTable = []struct {
 	{policy.ErrMalformed, awsError{"MalformedPolicyDocumentException", http.StatusBadRequest}},
 	{audit.ErrInvalidNextToken, awsError{"InvalidNextTokenException", http.StatusBadRequest}},
 	{audit.ErrInvalidQuery, awsError{"InvalidLookupAttributesException", http.StatusBadRequest}},
+	{audit.ErrAccessDenied, awsError{"AccessDeniedException", http.StatusBadRequest}},
 	{blockdev.ErrVolumeNotFound, awsError{"InvalidVolume.NotFound", http.StatusBadRequest}},
 	{blockdev.ErrVolumeInUse, awsError{"VolumeInUse", http.StatusBadRequest}},
 	{blockdev.ErrIncorrectState, awsError{"IncorrectState", http.StatusBadRequest}},

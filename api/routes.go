@@ -78,8 +78,13 @@ func (s *Server) registerCloudTrail() {
 	s.routes["cloudtrail/LookupEvents"] = op(s.lookupEvents)
 }
 
-// lookupEvents is CloudTrail's LookupEvents over the KMS audit trail.
+// lookupEvents is CloudTrail's LookupEvents over the KMS audit trail, for
+// the principals audit.AuthorizeLookup admits.
 func (s *Server) lookupEvents(ctx context.Context, in *lookupEventsInput) (*lookupEventsOutput, error) {
+	caller, _ := kmsclient.CallerFrom(ctx)
+	if err := audit.AuthorizeLookup(caller.ARN, s.cfg.Account); err != nil {
+		return nil, err
+	}
 	q := audit.Query{MaxResults: in.MaxResults, NextToken: in.NextToken}
 	if in.StartTime != nil {
 		q.StartTime = in.StartTime.Time

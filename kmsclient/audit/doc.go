@@ -7,22 +7,34 @@
 // A trail is one file of JSON Lines: each line is one [Record] encoded with
 // CloudTrail's field names, in CloudTrail's order, with eventTime in UTC to the
 // second ("2006-01-02T15:04:05Z"), followed by '\n'. The file is created 0600 in
-// a directory created 0700, opened with O_APPEND and never rewritten. The one
-// exception is [Open]: bytes after the last newline can only be a write torn by
-// a crash, so Open truncates them away. A corrupt line elsewhere is skipped by
+// a directory created 0700, opened with O_APPEND and never rewritten. Two
+// exceptions cut the file back to its last synced line: [Open] (bytes after
+// the last newline can only be a write torn by a crash) and the recovery
+// from a failed write or sync (below). A corrupt line elsewhere is skipped by
 // [Trail.Lookup]; it never hides the records around it.
 //
 // # Durability and group commit
 //
-// [Trail.Append] returns only after its line has been written and the file
-// synced (os.File.Sync: fsync on Linux, F_FULLFSYNC on macOS). Concurrent
-// appenders share syncs: the first appender to find no write in progress
-// becomes the leader and writes and syncs every line queued so far in a single
-// write; appenders that arrive meanwhile queue their lines and wait, and one of
-// them leads the next batch. Lines are built whole before they are queued, so
-// lines from different appenders never interleave. If a write or sync fails the
-// trail stops accepting records (the state of the file's tail is unknown);
-// reopening it repairs the tail.
+// [Trail.Append] returns nil only after its lines have been written and the
+// file synced (os.File.Sync: fsync on Linux, F_FULLFSYNC on macOS); the lines
+// of one Append are written together, in order. Concurrent appenders share
+// syncs through internal/groupcommit: each Append queues its lines in the
+// batch the next round writes, and a round writes the whole batch in one
+// write and syncs once. An Append reports the result of the round that wrote
+// its batch: nil only if that write and sync succeeded. Lines are built whole
+// before they are queued, so lines from different appenders never interleave.
+//
+// # Failures
+//
+// A failed write or sync fails the Appends of that round, and only them. The
+// file's tail is then unknown (after a failed fsync the kernel may have
+// dropped the pages, and the old descriptor may keep reporting the error), so
+// the next round first reopens the file, truncates it back to its last synced
+// line, syncs that, and only then writes its batch: the records of failed
+// Appends never stay in the file, and the trail works again as soon as the
+// disk does. Close does the same if the last round failed. A crash right
+// after a failed sync can still leave such records on disk: they say a call
+// happened that was answered with an error, never the reverse.
 //
 // # Lookups
 //
@@ -39,6 +51,20 @@
 // responseElements the way CloudTrail does for KMS: Decrypt logs keyId,
 // encryptionAlgorithm and encryptionContext but no CiphertextBlob or Plaintext,
 // and the crypto calls log null responseElements.
+//
+// # Replaying records stored elsewhere
+//
+// [Trail.DurableSize] and [Trail.Contains] let a caller that keeps records in
+// its own transactional store (the KMS's outbox) append them exactly once:
+// remember DurableSize when storing them; after a crash, append those whose
+// EventID Contains does not find after that offset.
+//
+// # Locks
+//
+// reading (shared by Lookup and Contains, exclusive to swap or close the
+// file) is taken before mu (the queue, the synced size, closed). A round of
+// the group commit holds neither while it writes and syncs; rounds run one
+// at a time, so the recovery state is theirs alone.
 //
 // # One writer
 //

@@ -13,12 +13,28 @@ import (
 	"github.com/ebs-dev/ebs/internal/awserr"
 )
 
-// Lookup errors. Both come wrapped in an *awserr.Error carrying the message
-// to show; the API maps ErrInvalidNextToken to InvalidNextTokenException.
+// Lookup errors. They come wrapped in an *awserr.Error carrying the message
+// to show; the API maps ErrInvalidNextToken to InvalidNextTokenException and
+// ErrAccessDenied to AccessDeniedException.
 var (
 	ErrInvalidQuery     = errors.New("invalid lookup query")
 	ErrInvalidNextToken = errors.New("invalid next token")
+	ErrAccessDenied     = errors.New("not authorized to look up events")
 )
+
+// AuthorizeLookup decides whether a principal may read the trail
+// (CloudTrail's LookupEvents) in account: the account's root may; any other
+// principal needs an IAM policy that allows cloudtrail:LookupEvents, and
+// this daemon has no IAM policies, so no other principal may. The audit
+// trail shows who used which key, with which encryption context: it is not
+// for every user of the account to read.
+func AuthorizeLookup(principalArn, account string) error {
+	if principalArn == "arn:aws:iam::"+account+":root" {
+		return nil
+	}
+	return awserr.New(ErrAccessDenied, "User: %s is not authorized to perform: cloudtrail:LookupEvents "+
+		"because no identity-based policy allows the cloudtrail:LookupEvents action", principalArn)
+}
 
 // MaxLookupResults is CloudTrail's page size limit for LookupEvents.
 const MaxLookupResults = 50

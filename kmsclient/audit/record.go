@@ -85,8 +85,14 @@ func (r Record) MarshalJSON() ([]byte, error) {
 
 func cloudTrailTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
-// fillDefaults sets the fields Append owns when the caller left them empty.
-func (r *Record) fillDefaults(now time.Time) {
+// FillDefaults sets the fields a trail fills when the caller left them
+// empty: EventID and RequestID (random UUIDs), EventTime (now), EventVersion,
+// EventSource, EventType, EventCategory, resource types and accounts, and
+// RecipientAccountID (the first resource's account, else the caller's);
+// ManagementEvent is set for Management events. EventTime is truncated to the
+// second in UTC. A record filled before it is stored elsewhere (an outbox)
+// keeps its EventID when it is appended later.
+func (r *Record) FillDefaults(now time.Time) {
 	setIfEmpty(&r.EventVersion, EventVersion)
 	setIfEmpty(&r.EventSource, EventSourceKMS)
 	setIfEmpty(&r.EventType, EventTypeCall)

@@ -93,7 +93,7 @@ func TestRecordJSONFieldOrderAndTime(t *testing.T) {
 	r := newRecord(0)
 	r.ErrorCode, r.ErrorMessage = "NotFoundException", "Key not found"
 	r.EventTime = time.Date(2025, 11, 28, 13, 4, 5, 987654321, time.FixedZone("CET", 3600))
-	r.fillDefaults(testBase)
+	r.FillDefaults(testBase)
 	b := []byte(mustJSON(t, r))
 
 	want := []string{"eventVersion", "userIdentity", "eventTime", "eventSource", "eventName",
@@ -117,7 +117,7 @@ func TestRecordJSONFieldOrderAndTime(t *testing.T) {
 func TestFillDefaults(t *testing.T) {
 	r := &Record{EventName: "CreateKey", UserIdentity: Identity{AccountID: "999988887777"},
 		Resources: []Resource{{ARN: keyARN(1)}}}
-	r.fillDefaults(time.Date(2025, 1, 2, 3, 4, 5, 600, time.Local))
+	r.FillDefaults(time.Date(2025, 1, 2, 3, 4, 5, 600, time.Local))
 
 	uuidRE := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	for name, got := range map[string]string{"EventID": r.EventID, "RequestID": r.RequestID} {
@@ -145,12 +145,12 @@ func TestFillDefaults(t *testing.T) {
 	}
 
 	kept := &Record{EventID: "e", RequestID: "r", EventVersion: "1.09", RecipientAccountID: "x"}
-	kept.fillDefaults(testBase)
+	kept.FillDefaults(testBase)
 	if kept.EventID != "e" || kept.RequestID != "r" || kept.EventVersion != "1.09" || kept.RecipientAccountID != "x" {
-		t.Errorf("fillDefaults overwrote caller fields: %+v", kept)
+		t.Errorf("FillDefaults overwrote caller fields: %+v", kept)
 	}
 	noRes := &Record{UserIdentity: Identity{AccountID: "999988887777"}}
-	noRes.fillDefaults(testBase)
+	noRes.FillDefaults(testBase)
 	if noRes.RecipientAccountID != "999988887777" {
 		t.Errorf("RecipientAccountID = %q, want the caller's account", noRes.RecipientAccountID)
 	}
@@ -172,7 +172,7 @@ func TestEvent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRecord(0)
 			r.UserIdentity, r.ReadOnly = tc.identity, tc.readOnly
-			r.fillDefaults(testBase)
+			r.FillDefaults(testBase)
 			e := r.Event()
 			if e.Username != tc.wantUser || e.ReadOnly != tc.wantRO || e.AccessKeyID != tc.identity.AccessKeyID {
 				t.Errorf("Event() = user %q readOnly %q key %q, want %q %q %q",
@@ -195,7 +195,7 @@ func TestEvent(t *testing.T) {
 
 func TestEventWithoutResourcesEncodesEmptyList(t *testing.T) {
 	r := &Record{EventName: "ListKeys"}
-	r.fillDefaults(testBase)
+	r.FillDefaults(testBase)
 	if got := mustJSON(t, r.Event()); !bytes.Contains([]byte(got), []byte(`"Resources":[]`)) {
 		t.Errorf("Event JSON = %s, want Resources []", got)
 	}

@@ -10,42 +10,69 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ebs-dev/ebs/internal/groupcommit"
 )
 
 // ErrClosed is returned by calls on a closed Trail.
 var ErrClosed = errors.New("audit: trail closed")
 
 const (
-	defaultChunk = 64 << 10 // bytes read per step when scanning backwards
-	maxSpareBuf  = 1 << 20  // largest batch buffer kept for reuse
+	defaultChunk = 64 << 10 // bytes read per step when scanning
+	maxSpareBuf  = 1 << 20  // largest batch buffer kept for the next batch
 )
 
 // Trail is an open audit trail file. It is safe for concurrent use.
+// Lock order: reading, then mu (see the package documentation).
 type Trail struct {
-	f     *os.File
 	path  string
-	chunk int                  // backward-read step; tests shrink it
-	now   func() time.Time     // default EventTime
-	sync  func(*os.File) error // tests slow it down to watch batching
-	syncs atomic.Int64         // syncs done, for tests and benchmarks
+	chunk int                                 // scan step; tests shrink it
+	now   func() time.Time                    // default EventTime
+	sync  func(*os.File) error                // tests slow it down or make it fail
+	write func(*os.File, []byte) (int, error) // tests make it tear
+	syncs atomic.Int64                        // syncs done, for tests and benchmarks
+
+	group groupcommit.Group // one round at a time writes and syncs the queued lines
 
 	mu      sync.Mutex
-	cond    sync.Cond // signalled when a batch ends; uses mu
-	pending []byte    // whole lines queued for the next batch
-	spare   []byte    // the previous batch's buffer, for reuse
-	filling uint64    // number of the batch new lines join
-	durable uint64    // highest batch number written and synced
-	leading bool      // a goroutine is writing a batch
-	size    int64     // file bytes in complete, synced lines
-	err     error     // first write or sync failure; sticky
+	queued  *batch // lines waiting for the next round; nil if none
+	spare   []byte // the last written batch's buffer, for reuse
+	size    int64  // file bytes in complete, synced lines
 	closed  bool
+	appends sync.WaitGroup // Appends that queued lines, for Close
 
-	reading sync.RWMutex // held shared by Lookup so Close waits for it
+	// broken is set when a write or sync failed: the file's tail is unknown
+	// until the next round reopens the file and cuts it back to size. Only
+	// rounds touch it, and they run one at a time.
+	broken bool
+
+	reading sync.RWMutex // held shared to read f, exclusively to swap or close it
+	f       *os.File     // opened O_APPEND
+}
+
+// batch is the lines one round writes, and that round's result.
+type batch struct {
+	buf  []byte
+	done bool
+	err  error
+}
+
+// Options configure OpenWith.
+type Options struct {
+	// Sync makes a file's contents durable; nil means (*os.File).Sync. Tests
+	// of the trail's users inject failures with it.
+	Sync func(*os.File) error
 }
 
 // Open opens the trail at path, creating the file (0600) and its directory
 // (0700) if missing. A torn last line left by a crash is truncated away.
-func Open(path string) (*Trail, error) {
+func Open(path string) (*Trail, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*Trail, error) {
+	if o.Sync == nil {
+		o.Sync = (*os.File).Sync
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: create trail directory: %w", err)
@@ -62,17 +89,15 @@ func Open(path string) (*Trail, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit: open trail %s: %w", path, err)
 	}
-	t := &Trail{
-		f:       f,
-		path:    path,
-		chunk:   defaultChunk,
-		now:     time.Now,
-		sync:    (*os.File).Sync,
-		filling: 1,
-		size:    size,
-	}
-	t.cond.L = &t.mu
-	return t, nil
+	return &Trail{
+		f:     f,
+		path:  path,
+		chunk: defaultChunk,
+		now:   time.Now,
+		sync:  o.Sync,
+		write: (*os.File).Write,
+		size:  size,
+	}, nil
 }
 
 // repairTail truncates the bytes after the last newline, which only a torn
@@ -122,83 +147,163 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// Append records r durably: it returns nil only once r's line is written and
-// synced. Before encoding, it fills r's empty fields in place: EventID and
-// RequestID (random UUIDs), EventTime (now), EventVersion, EventSource,
-// EventType, EventCategory, resource types and accounts, and RecipientAccountID
-// (the first resource's account, else the caller's); ManagementEvent is set for
-// Management events. EventTime is truncated to the second in UTC.
+// Append records rs durably: it returns nil only once every line is written
+// and synced. The lines of one Append go to the file in one write, next to
+// each other. Before encoding, it fills each record's empty fields in place
+// (see [Record.FillDefaults]).
 //
-// After a failed write or sync every later Append fails with that error.
-func (t *Trail) Append(r *Record) error {
-	if r == nil {
-		return errors.New("audit: nil record")
+// An error means the lines are not durable: the next round reopens the file
+// and cuts it back to its last synced line before it writes, so a failed
+// write or sync does not fail later Appends once the disk works again.
+func (t *Trail) Append(rs ...*Record) error {
+	var lines []byte
+	for _, r := range rs {
+		if r == nil {
+			return errors.New("audit: nil record")
+		}
+		r.FillDefaults(t.now())
+		line, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("audit: encode record: %w", err)
+		}
+		if lines == nil {
+			lines = append(line, '\n') // one record: no copy
+		} else {
+			lines = append(append(lines, line...), '\n')
+		}
 	}
-	r.fillDefaults(t.now())
-	line, err := json.Marshal(r)
+	if len(lines) == 0 {
+		return nil
+	}
+	b, err := t.queue(lines)
 	if err != nil {
-		return fmt.Errorf("audit: encode record: %w", err)
+		return err
 	}
-	line = append(line, '\n')
+	defer t.appends.Done()
+	// The round that covers this call has written b, or an earlier one
+	// that took b from the queue had: b's result is the one that counts.
+	_ = t.group.Do(t.commit)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !b.done {
+		return errors.New("audit: internal error: a batch was not written")
+	}
+	return b.err
+}
 
+// queue adds lines to the batch the next round writes.
+func (t *Trail) queue(lines []byte) (*batch, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	if t.err != nil {
-		return t.err
+	if t.queued == nil {
+		t.queued = &batch{buf: t.spare[:0]}
+		t.spare = nil
 	}
-	t.pending = append(t.pending, line...)
-	batch := t.filling
-	for t.durable < batch {
-		switch {
-		case t.err != nil:
-			return t.err
-		case t.leading:
-			t.cond.Wait()
-		default:
-			t.commitLocked()
-		}
+	t.queued.buf = append(t.queued.buf, lines...)
+	t.appends.Add(1)
+	return t.queued, nil
+}
+
+// commit is one round: it writes and syncs the queued batch.
+func (t *Trail) commit() error {
+	t.mu.Lock()
+	b := t.queued
+	t.queued = nil
+	t.mu.Unlock()
+	if b == nil {
+		return nil // an earlier round took the lines
 	}
+	err := t.writeAndSync(b.buf)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b.done = true
+	if err != nil {
+		b.err = fmt.Errorf("audit: append to %s: %w", t.path, err)
+		return b.err
+	}
+	t.size += int64(len(b.buf))
+	if cap(b.buf) <= maxSpareBuf {
+		t.spare = b.buf // its Appends only read err
+	}
+	b.buf = nil
 	return nil
 }
 
-// commitLocked writes and syncs every queued line as one batch. It is called
-// with t.mu held and releases it during the I/O so that other appenders can
-// queue lines for the next batch.
-func (t *Trail) commitLocked() {
-	buf, batch := t.pending, t.filling
-	t.pending, t.spare = t.spare[:0], nil
-	t.filling++
-	t.leading = true
-	t.mu.Unlock()
-
-	err := t.writeAndSync(buf)
-
-	t.mu.Lock()
-	t.leading = false
-	if err != nil {
-		t.err = fmt.Errorf("audit: append to %s: %w", t.path, err)
-	} else {
-		t.durable = batch
-		t.size += int64(len(buf))
-	}
-	if cap(buf) <= maxSpareBuf {
-		t.spare = buf[:0]
-	}
-	t.cond.Broadcast()
-}
-
 func (t *Trail) writeAndSync(buf []byte) error {
-	if _, err := t.f.Write(buf); err != nil {
+	if t.broken {
+		if err := t.reopen(); err != nil {
+			return fmt.Errorf("recover from an earlier failure: %w", err)
+		}
+	}
+	t.broken = true // until the sync below has succeeded
+	if _, err := t.write(t.f, buf); err != nil {
 		return err
 	}
 	t.syncs.Add(1)
-	return t.sync(t.f)
+	if err := t.sync(t.f); err != nil {
+		return err
+	}
+	t.broken = false
+	return nil
 }
 
-// Close waits for queued records to be committed and closes the file. Later
+// reopen recovers from a failed write or sync: after a failed fsync the
+// kernel may have dropped the pages and the old descriptor may keep
+// reporting the error, so it opens the file afresh, cuts it back to its
+// synced lines (whatever the failed round left after them, torn or whole,
+// was reported as failed), syncs that, and swaps the descriptor.
+func (t *Trail) reopen() error {
+	f, err := os.OpenFile(t.path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if err := t.cutBack(f); err != nil {
+		f.Close()
+		return err
+	}
+	t.reading.Lock()
+	old := t.f
+	t.f = f
+	t.reading.Unlock()
+	old.Close() // its error is the failure already reported
+	t.broken = false
+	return nil
+}
+
+// cutBack truncates f to the trail's synced size and syncs it.
+func (t *Trail) cutBack(f *os.File) error {
+	size := t.durable()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < size {
+		return fmt.Errorf("the file is %d bytes, shorter than its %d synced bytes", fi.Size(), size)
+	}
+	if fi.Size() > size {
+		if err := f.Truncate(size); err != nil {
+			return err
+		}
+	}
+	t.syncs.Add(1)
+	return t.sync(f)
+}
+
+// DurableSize returns the size of the synced part of the file. Every record
+// appended later lies after it.
+func (t *Trail) DurableSize() int64 { return t.durable() }
+
+func (t *Trail) durable() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.size
+}
+
+// Close waits for Appends in progress and closes the file; if the last
+// round failed, it first cuts the file back to its synced lines. Later
 // calls return ErrClosed.
 func (t *Trail) Close() error {
 	t.mu.Lock()
@@ -207,18 +312,27 @@ func (t *Trail) Close() error {
 		return ErrClosed
 	}
 	t.closed = true
-	for t.leading || (len(t.pending) > 0 && t.err == nil) {
-		t.cond.Wait()
-	}
 	t.mu.Unlock()
+	t.appends.Wait()
 
+	var cutErr error
+	if t.broken { // no round runs any more
+		cutErr = t.reopen()
+	}
 	t.reading.Lock()
 	defer t.reading.Unlock()
 	if err := t.f.Close(); err != nil {
 		return fmt.Errorf("audit: close trail: %w", err)
 	}
+	if cutErr != nil {
+		return fmt.Errorf("audit: close trail: cut back a failed append: %w", cutErr)
+	}
 	return nil
 }
+
+// Syncs returns the number of file syncs done since Open: with the number of
+// records appended, it shows how well group commit shares them.
+func (t *Trail) Syncs() int64 { return t.syncs.Load() }
 
 // snapshot returns the size of the synced part of the file, for a Lookup.
 func (t *Trail) snapshot() (int64, error) {

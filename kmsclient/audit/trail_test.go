@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -245,25 +248,192 @@ func TestClosed(t *testing.T) {
 	}
 }
 
-func TestSyncFailureIsSticky(t *testing.T) {
+// TestRecoversAfterSyncFailure checks that a failed sync fails the Append
+// it covered, and only it: the next Append, with the disk working again,
+// succeeds, and the file keeps exactly the acknowledged records.
+func TestRecoversAfterSyncFailure(t *testing.T) {
 	tr, path := openTrail(t)
-	appendN(t, tr, 0, 1)
+	ok0 := appendN(t, tr, 0, 1)[0]
 	boom := errors.New("disk on fire")
 	tr.sync = func(*os.File) error { return boom }
-	if err := tr.Append(newRecord(1)); !errors.Is(err, boom) {
+	lost := newRecord(1)
+	if err := tr.Append(lost); !errors.Is(err, boom) {
 		t.Fatalf("Append = %v, want %v", err, boom)
 	}
 	tr.sync = (*os.File).Sync
-	if err := tr.Append(newRecord(2)); !errors.Is(err, boom) {
-		t.Errorf("Append after a failed sync = %v, want the sticky error", err)
+	ok2 := appendN(t, tr, 2, 3)[0]
+	wantIDs(t, path, tr, ok0.EventID, ok2.EventID)
+	if err := tr.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	wantIDs(t, path, openAt(t, path), ok0.EventID, ok2.EventID)
+}
+
+// TestRecoversFromTornWrite checks that a write that put part of a line on
+// disk and failed leaves no trace once the next Append has succeeded, and
+// that Close cuts it too when no Append follows.
+func TestRecoversFromTornWrite(t *testing.T) {
+	tr, path := openTrail(t)
+	ok0 := appendN(t, tr, 0, 1)[0]
+	tear := func(f *os.File, b []byte) (int, error) {
+		n, _ := f.Write(b[:len(b)/2])
+		return n, errors.New("no space left on device")
+	}
+	tr.write = tear
+	if err := tr.Append(newRecord(1)); err == nil {
+		t.Fatal("a torn write succeeded")
+	}
+	tr.write = (*os.File).Write
+	ok2 := appendN(t, tr, 2, 3)[0]
+	wantIDs(t, path, tr, ok0.EventID, ok2.EventID)
+
+	tr.write = tear
+	if err := tr.Append(newRecord(3)); err == nil {
+		t.Fatal("a torn write succeeded")
 	}
 	if err := tr.Close(); err != nil {
 		t.Errorf("Close = %v", err)
 	}
-	reopened := openAt(t, path)
-	appendN(t, reopened, 3, 4)
-	if got := len(lookupAll(t, reopened, Query{})); got < 2 {
-		t.Errorf("after reopen Lookup found %d records, want at least 2", got)
+	wantIDs(t, path, openAt(t, path), ok0.EventID, ok2.EventID)
+}
+
+// TestAppendResultMatchesFile appends from many goroutines while one sync in
+// three fails: every Append that returned nil has its record in the file,
+// once, and no Append that failed has.
+func TestAppendResultMatchesFile(t *testing.T) {
+	const writers, each = 16, 30
+	tr, path := openTrail(t)
+	var n atomic.Int64
+	boom := errors.New("EIO")
+	tr.sync = func(f *os.File) error {
+		time.Sleep(time.Millisecond) // let batches form
+		if n.Add(1)%3 == 0 {
+			return boom
+		}
+		return f.Sync()
+	}
+	var mu sync.Mutex
+	ok, failed := map[string]bool{}, map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				r := newRecord(w*each + i)
+				err := tr.Append(r)
+				if err != nil && !errors.Is(err, boom) {
+					t.Errorf("Append: %v", err)
+				}
+				mu.Lock()
+				if err == nil {
+					ok[r.EventID] = true
+				} else {
+					failed[r.EventID] = true
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(failed) == 0 || len(ok) == 0 {
+		t.Fatalf("%d appends succeeded and %d failed; want both", len(ok), len(failed))
+	}
+	tr.sync = (*os.File).Sync
+	last := appendN(t, tr, writers*each, writers*each+1)[0]
+	ok[last.EventID] = true
+	seen := map[string]int{}
+	for _, line := range fileLines(t, path) {
+		var r Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		seen[r.EventID]++
+	}
+	for id := range ok {
+		if seen[id] != 1 {
+			t.Errorf("acknowledged record %s is in the file %d times", id, seen[id])
+		}
+	}
+	for id := range failed {
+		if seen[id] != 0 {
+			t.Errorf("record %s of a failed Append is in the file", id)
+		}
+	}
+	t.Logf("%d appends acknowledged, %d failed, %d syncs", len(ok), len(failed), tr.syncs.Load())
+}
+
+// TestAppendManyIsContiguous checks that the records of one Append are
+// written next to each other, in order, while others append.
+func TestAppendManyIsContiguous(t *testing.T) {
+	tr, path := openTrail(t)
+	var wg sync.WaitGroup
+	groups := make([][]*Record, 8)
+	for g := range groups {
+		groups[g] = []*Record{newRecord(3 * g), newRecord(3*g + 1), newRecord(3*g + 2)}
+		wg.Go(func() {
+			if err := tr.Append(groups[g]...); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var ids []string
+	for _, line := range fileLines(t, path) {
+		var r Record
+		json.Unmarshal(line, &r)
+		ids = append(ids, r.EventID)
+	}
+	for _, g := range groups {
+		i := slices.Index(ids, g[0].EventID)
+		if i < 0 || i+2 >= len(ids) || ids[i+1] != g[1].EventID || ids[i+2] != g[2].EventID {
+			t.Errorf("the records of one Append are not adjacent: %v", ids)
+		}
+	}
+}
+
+func TestContains(t *testing.T) {
+	tr, _ := openTrail(t)
+	tr.chunk = 100 // lines cross chunks
+	before := appendN(t, tr, 0, 5)
+	since := tr.DurableSize()
+	after := appendN(t, tr, 5, 10)
+	ids := []string{before[4].EventID, after[0].EventID, after[4].EventID, "not-there"}
+	found, err := tr.Contains(since, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{after[0].EventID: true, after[4].EventID: true}
+	if !maps.Equal(found, want) {
+		t.Errorf("Contains = %v, want %v", found, want)
+	}
+	if found, err := tr.Contains(0, ids[:1]); err != nil || !found[ids[0]] {
+		t.Errorf("Contains from 0 = %v, %v", found, err)
+	}
+	if found, err := tr.Contains(tr.DurableSize()+100, ids); err != nil || len(found) != 0 {
+		t.Errorf("Contains past the end = %v, %v", found, err)
+	}
+}
+
+// wantIDs checks that the file and Lookup hold exactly the records ids,
+// oldest first.
+func wantIDs(t *testing.T, path string, tr *Trail, ids ...string) {
+	t.Helper()
+	var inFile []string
+	for _, line := range fileLines(t, path) {
+		var r Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		inFile = append(inFile, r.EventID)
+	}
+	if !slices.Equal(inFile, ids) {
+		t.Errorf("file holds %v, want %v", inFile, ids)
+	}
+	var looked []string
+	for _, r := range lookupAll(t, tr, Query{}) {
+		looked = append([]string{r.EventID}, looked...)
+	}
+	if !slices.Equal(looked, ids) {
+		t.Errorf("Lookup finds %v, want %v", looked, ids)
 	}
 }
 

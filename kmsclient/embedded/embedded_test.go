@@ -44,8 +44,14 @@ type harness struct {
 // closed when the test ends.
 func newHarness(t testing.TB, dir string) *harness {
 	t.Helper()
+	return newHarnessWith(t, dir, audit.Options{})
+}
+
+// newHarnessWith is newHarness with the trail opened with o.
+func newHarnessWith(t testing.TB, dir string, o audit.Options) *harness {
+	t.Helper()
 	h := &harness{dir: dir, trailPath: filepath.Join(dir, "audit", "kms.jsonl"), clock: clock.NewOffset(0)}
-	trail, err := audit.Open(h.trailPath)
+	trail, err := audit.OpenWith(h.trailPath, o)
 	if err != nil {
 		t.Fatal(err)
 	}

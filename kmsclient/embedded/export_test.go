@@ -22,3 +22,15 @@ func (s *KMS) MaterialsForTest(keyID string) ([][]byte, error) {
 	})
 	return out, err
 }
+
+// SetOutboxRemoveForTest replaces the deletion of delivered outbox entries,
+// so that a test can leave one behind as a crash would.
+func (s *KMS) SetOutboxRemoveForTest(remove func(key string) error) {
+	s.outbox.remove = remove
+}
+
+// SetBeforeEvaluateForTest installs a function called before each
+// evaluation of a key's policy and grants; set it before any call.
+func (s *KMS) SetBeforeEvaluateForTest(hook func(principal, keyArn, action string)) {
+	s.beforeEvaluate = hook
+}

@@ -47,7 +47,7 @@ func (s *KMS) useKey(c *call, keyID, action string, encCtx map[string]string) (*
 		return nil, s.errKeyNotFound(ref)
 	}
 	c.touch(k)
-	if err := s.authorize(c, k, action, encCtx); err != nil {
+	if err := s.authorizeOnce(c, k, action, encCtx); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -80,6 +80,7 @@ func customerManaged(k *keyRecord, what string) error {
 }
 
 func (s *KMS) saveKey(c *call, k *keyRecord) error {
+	c.wrote = true
 	return putJSON(c.tx, prefixKey+k.ID, k)
 }
 
@@ -348,10 +349,11 @@ func (s *KMS) deleteKey(tx *kv.Txn, k *keyRecord) error {
 // checkGuard refuses to schedule the deletion of a key that still protects
 // volumes or snapshots, unless forced, and names them.
 func (s *KMS) checkGuard(c *call, k *keyRecord, force bool) error {
-	if s.guard == nil || force {
+	guard := s.deletionGuard()
+	if guard == nil || force {
 		return nil
 	}
-	users, err := s.guard(context.Background(), k.Arn)
+	users, err := guard(context.Background(), k.Arn)
 	if err != nil {
 		return awserr.New(kmsclient.ErrInternal, "Cannot tell what %s protects: %v", k.Arn, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebs-dev/ebs/internal/clock"
@@ -36,7 +37,8 @@ type Options struct {
 
 // KMS is the embedded key management service. It is safe for concurrent use.
 type KMS struct {
-	mu        sync.Mutex // serialises every read-modify-write of the store
+	mu        sync.Mutex // the write lock: serialises the calls that change the store
+	revs      revisions  // which keys changed since a snapshot
 	db        *kv.DB
 	root      *rootKey
 	trail     *audit.Trail
@@ -46,7 +48,12 @@ type KMS struct {
 	region    string
 	account   string
 	policies  policyCache
-	guard     func(ctx context.Context, keyArn string) ([]string, error)
+	outbox    *outbox
+	guard     atomic.Pointer[deletionGuard]
+
+	// beforeEvaluate, if set (by tests), is called before each evaluation
+	// of a key's policy and grants.
+	beforeEvaluate func(principal, keyArn, action string)
 
 	stop chan struct{}
 	done chan struct{}
@@ -71,7 +78,12 @@ func Open(o Options) (*KMS, error) {
 	s := &KMS{
 		db: db, root: root, trail: o.Trail, clock: o.Clock, log: o.Logger,
 		errorCode: o.ErrorCode, region: o.Region, account: o.Account,
-		stop: make(chan struct{}), done: make(chan struct{}),
+		outbox: newOutbox(db, o.Trail, o.Logger),
+		stop:   make(chan struct{}), done: make(chan struct{}),
+	}
+	if err := s.outbox.recover(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("kms: deliver the audit records of committed changes to the trail: %w", err)
 	}
 	go s.sweepLoop(o.SweepInterval)
 	return s, nil
@@ -109,12 +121,21 @@ func (s *KMS) Close() error {
 	return s.db.Close()
 }
 
+// deletionGuard lists what a key still protects (volumes, snapshots).
+type deletionGuard func(ctx context.Context, keyArn string) ([]string, error)
+
 // SetDeletionGuard installs the check ScheduleKeyDeletion runs unless
 // Force: guard lists what the key still protects (volumes, snapshots).
 func (s *KMS) SetDeletionGuard(guard func(ctx context.Context, keyArn string) ([]string, error)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.guard = guard
+	g := deletionGuard(guard)
+	s.guard.Store(&g)
+}
+
+func (s *KMS) deletionGuard() deletionGuard {
+	if g := s.guard.Load(); g != nil {
+		return *g
+	}
+	return nil
 }
 
 // Region and Account name where the KMS's keys live.
@@ -126,6 +147,7 @@ func (s *KMS) now() time.Time { return s.clock.Now().UTC() }
 func (s *KMS) sweepLoop(every time.Duration) {
 	defer close(s.done)
 	clock.Every(s.stop, every, func() {
+		s.outbox.retry()
 		if err := s.Sweep(context.Background()); err != nil {
 			s.log.Error("kms sweep", "err", err)
 		}
@@ -134,31 +156,42 @@ func (s *KMS) sweepLoop(every time.Duration) {
 
 // Sweep applies what the clock has made due: automatic rotations and the
 // deletion of keys whose waiting period has passed. It runs in the background
-// and after the clock is moved.
+// and after the clock is moved. The service events go to the outbox in the
+// transaction of the changes, then to the trail.
 func (s *KMS) Sweep(ctx context.Context) error {
-	var events []*audit.Record
+	var d *delivery
+	var changed []string
 	err := func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.db.Update(func(tx *kv.Txn) error {
-			return scanJSON(tx, prefixKey, func(k *keyRecord) error {
+		err := s.db.Update(func(tx *kv.Txn) error {
+			var events []*audit.Record
+			err := scanJSON(tx, prefixKey, func(k *keyRecord) error {
 				ev, err := s.applyTime(tx, k)
 				events = append(events, ev...)
 				return err
 			})
+			if err != nil || len(events) == 0 {
+				return err
+			}
+			if d, err = s.outbox.put(tx, events); err != nil {
+				return err
+			}
+			for _, ev := range events {
+				changed = append(changed, ev.Resources[0].ARN)
+			}
+			return nil
 		})
+		if err == nil && d != nil {
+			s.revs.publish(changed)
+		}
+		return err
 	}()
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
-	return s.appendEvents(events)
-}
-
-func (s *KMS) appendEvents(events []*audit.Record) error {
-	for _, ev := range events {
-		if err := s.trail.Append(ev); err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
+	if d != nil {
+		s.outbox.deliver(d)
 	}
 	return nil
 }
@@ -169,16 +202,21 @@ type policyCache struct {
 	m  map[string]*policy.Document
 }
 
+// parse returns the parsed policy. It parses outside the cache's lock, so
+// that a long policy holds up no other call.
 func (c *policyCache) parse(text string) (*policy.Document, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if d, ok := c.m[text]; ok {
+	d, ok := c.m[text]
+	c.mu.Unlock()
+	if ok {
 		return d, nil
 	}
 	d, err := policy.Parse(text)
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) > 1024 {
 		c.m = map[string]*policy.Document{}
 	}

@@ -17,6 +17,9 @@ import (
 //	key/<uuid>               keyRecord, with the key's wrapped materials
 //	alias/<alias name>       aliasRecord (name without the "alias/" prefix)
 //	grant/<uuid>/<grant id>  grantRecord
+//	granttoken/<sha256 hex>  "<uuid>/<grant id>"
+//	audit/outbox/<16 hex>    outboxEntry: audit records of a committed change
+//	                         that the trail may not have yet (outbox.go)
 const (
 	prefixKey   = "key/"
 	prefixAlias = "alias/"

@@ -1,0 +1,143 @@
+package embedded
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ebs-dev/ebs/internal/awserr"
+	"github.com/ebs-dev/ebs/kmsclient"
+	"github.com/ebs-dev/ebs/kmsclient/audit"
+)
+
+// records returns what the audit trail says about a finished call: the
+// service events it caused, then the call itself.
+func (s *KMS) records(c *call, out any, err error) []*audit.Record {
+	if _, empty := out.(*kmsclient.Empty); err == nil && !c.readOnly && c.response == nil && !empty {
+		c.response = out // CloudTrail logs null for reads and empty responses
+	}
+	return append(slices.Clone(c.events), s.record(c, err))
+}
+
+func (s *KMS) record(c *call, err error) *audit.Record {
+	r := &audit.Record{
+		UserIdentity:       identity(c.caller),
+		EventTime:          s.now(),
+		EventSource:        "kms.amazonaws.com",
+		EventName:          c.name,
+		AWSRegion:          s.region,
+		SourceIPAddress:    c.caller.SourceIP,
+		UserAgent:          c.caller.UserAgent,
+		RequestParameters:  c.params,
+		ReadOnly:           c.readOnly,
+		ManagementEvent:    true,
+		RecipientAccountID: s.account,
+		EventCategory:      "Management",
+		EventType:          "AwsApiCall",
+	}
+	if err == nil && c.response != nil && !cryptoOps[c.name] {
+		r.ResponseElements = camelMap(c.response)
+	}
+	for _, arn := range c.resources {
+		r.Resources = append(r.Resources, audit.Resource{AccountID: s.account, Type: "AWS::KMS::Key", ARN: arn})
+	}
+	if err != nil {
+		r.ErrorCode = s.errorCode(err)
+		r.ErrorMessage = awserr.Message(err)
+	}
+	if c.caller.ViaService != "" {
+		r.UserIdentity.InvokedBy = strings.SplitN(c.caller.ViaService, ".", 2)[0] + ".amazonaws.com"
+	}
+	return r
+}
+
+// serviceEvent records something KMS did on its own (a scheduled rotation or
+// deletion), as CloudTrail does with an AWS service identity.
+func (s *KMS) serviceEvent(name string, k *keyRecord) *audit.Record {
+	return &audit.Record{
+		UserIdentity:       audit.Identity{Type: "AWSService", InvokedBy: "kms.amazonaws.com"},
+		EventTime:          s.now(),
+		EventSource:        "kms.amazonaws.com",
+		EventName:          name,
+		AWSRegion:          s.region,
+		SourceIPAddress:    "kms.amazonaws.com",
+		UserAgent:          "kms.amazonaws.com",
+		RequestParameters:  map[string]any{"keyId": k.Arn},
+		Resources:          []audit.Resource{{AccountID: s.account, Type: "AWS::KMS::Key", ARN: k.Arn}},
+		ManagementEvent:    true,
+		RecipientAccountID: s.account,
+		EventCategory:      "Management",
+		EventType:          "AwsServiceEvent",
+	}
+}
+
+func identity(c kmsclient.Caller) audit.Identity {
+	return audit.Identity{
+		Type: c.Type, PrincipalID: c.PrincipalID, ARN: c.ARN, AccountID: c.AccountID,
+		AccessKeyID: c.AccessKeyID, UserName: c.UserName,
+	}
+}
+
+// Members never written to the audit trail: they carry plaintext, ciphertext
+// or key material.
+var secretMembers = map[string]bool{"Plaintext": true, "CiphertextBlob": true, "GrantToken": true, "GrantTokens": true}
+
+// requestParameters is the request as CloudTrail logs it: camelCase member
+// names, no plaintext, ciphertext or tokens.
+func requestParameters(in any) map[string]any {
+	m := camelMap(in)
+	if _, ok := in.(*kmsclient.DecryptInput); ok {
+		m["encryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
+	}
+	return m
+}
+
+func camelMap(v any) map[string]any {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return map[string]any{}
+	}
+	return camel(m).(map[string]any)
+}
+
+// Members whose values are the caller's data (encryption contexts), logged
+// as given.
+var verbatimMembers = map[string]bool{
+	"EncryptionContext": true, "SourceEncryptionContext": true, "DestinationEncryptionContext": true,
+	"EncryptionContextSubset": true, "EncryptionContextEquals": true,
+}
+
+// camel lowercases the first letter of every member name, at every depth,
+// but not the keys of an encryption context.
+func camel(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, val := range v {
+			switch {
+			case secretMembers[k]:
+			case verbatimMembers[k]:
+				out[lowerFirst(k)] = val
+			default:
+				out[lowerFirst(k)] = camel(val)
+			}
+		}
+		return out
+	case []any:
+		for i := range v {
+			v[i] = camel(v[i])
+		}
+	}
+	return v
+}
+
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
+}
