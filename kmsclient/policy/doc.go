@@ -32,7 +32,10 @@
 //     date or IP value that does not parse makes the document malformed.
 //     Binary operators are not supported. Policy variables such as
 //     ${aws:username} are compared literally.
-
+//
+// CheckNew adds what KMS checks when a policy is set (the characters a key
+// policy may hold, ForAllValues on a single-valued key); the 32 KB quota is
+// the caller's to check.
 //
 // Matching principals follows AWS with one simplification: there are no IAM
 // policies, so an account's root principal (arn:aws:iam::A:root or bare A)
