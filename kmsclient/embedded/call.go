@@ -18,6 +18,7 @@ import (
 type call struct {
 	name      string
 	caller    kmsclient.Caller
+	in        any // the request, for the condition keys of its parameters
 	readOnly  bool
 	params    map[string]any
 	resources []string        // key ARNs the call used
@@ -58,7 +59,7 @@ func run[Out any](s *KMS, ctx context.Context, name string, in any, fn func(c *c
 	if !ok {
 		return nil, awserr.New(kmsclient.ErrAccessDenied, "The request has no caller identity.")
 	}
-	c := &call{name: name, caller: caller, readOnly: readOnlyOps[name], params: requestParameters(in)}
+	c := &call{name: name, caller: caller, in: in, readOnly: readOnlyOps[name], params: requestParameters(in)}
 	var out *Out
 	err := func() error {
 		s.mu.Lock()
