@@ -25,15 +25,14 @@ var grantOperations = []string{
 	"ReEncryptFrom", "ReEncryptTo", "CreateGrant", "RetireGrant", "DescribeKey",
 }
 
-// grantAllows reports whether a grant on k lets the caller perform action
-// with the encryption context.
+// grantAllows reports whether a grant on k covers the request (grantCovers).
 func (s *KMS) grantAllows(c *call, k *keyRecord, action string, encCtx map[string]string) (bool, error) {
 	if !slices.Contains(grantOperations, action) {
 		return false, nil
 	}
 	found := false
 	err := scanJSON(c.tx, prefixGrant+k.ID+"/", func(g *grantRecord) error {
-		if g.Grantee == c.caller.ARN && slices.Contains(g.Operations, action) && g.Constraints.allow(encCtx) {
+		if grantCovers(c, g, action, encCtx) {
 			found = true
 			return kv.ErrStop
 		}
@@ -105,7 +104,7 @@ func (s *KMS) newGrant(k *keyRecord, in *kmsclient.CreateGrantInput) (*grantReco
 	token := base64.RawURLEncoding.EncodeToString(tok)
 	return &grantRecord{
 		ID: hex.EncodeToString(id), KeyID: k.ID, Name: in.Name, TokenHash: tokenHash(token), Created: s.now(),
-		Grantee: in.GranteePrincipal, Retiring: in.RetiringPrincipal, IssuingAccount: "arn:aws:iam::" + s.account + ":root",
+		Grantee: in.GranteePrincipal, Retiring: in.RetiringPrincipal, IssuingAccount: rootARN(s.account),
 		Operations: slices.Clone(in.Operations), Constraints: (*grantConstraints)(in.Constraints).clone(),
 	}, token
 }
@@ -141,59 +140,6 @@ func (s *KMS) ListGrants(ctx context.Context, in *kmsclient.ListGrantsInput) (*k
 	})
 }
 
-// RetireGrant removes a grant: called by its retiring principal, by its
-// grantee when the grant includes RetireGrant, or by the account's root.
-func (s *KMS) RetireGrant(ctx context.Context, in *kmsclient.RetireGrantInput) (*kmsclient.Empty, error) {
-	return run(s, ctx, "RetireGrant", in, func(c *call) (*kmsclient.Empty, error) {
-		g, err := s.findGrant(c, in)
-		if err != nil {
-			return nil, err
-		}
-		if k, err := s.loadKey(c.tx, keyRef{id: g.KeyID}); err == nil {
-			c.touch(k)
-		}
-		root := "arn:aws:iam::" + s.account + ":root"
-		allowed := c.caller.ARN == g.Retiring || c.caller.ARN == root ||
-			(c.caller.ARN == g.Grantee && slices.Contains(g.Operations, "RetireGrant"))
-		if !allowed {
-			return nil, awserr.New(kmsclient.ErrAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on grant %s", c.caller.ARN, g.ID)
-		}
-		return &kmsclient.Empty{}, removeGrant(c.tx, g)
-	})
-}
-
-func (s *KMS) findGrant(c *call, in *kmsclient.RetireGrantInput) (*grantRecord, error) {
-	key := ""
-	switch {
-	case in.GrantToken != "":
-		ref, err := c.tx.Get([]byte(prefixGrantToken + tokenHash(in.GrantToken)))
-		if errors.Is(err, kv.ErrNotFound) {
-			return nil, awserr.New(kmsclient.ErrInvalidGrantToken, "Grant token is not valid.")
-		}
-		if err != nil {
-			return nil, err
-		}
-		key = prefixGrant + string(ref)
-	case in.KeyID != "" && in.GrantID != "":
-		ref, err := s.parseKeyRef(in.KeyID)
-		if err != nil {
-			return nil, err
-		}
-		k, err := s.loadKey(c.tx, ref)
-		if err != nil {
-			return nil, err
-		}
-		key = prefixGrant + k.ID + "/" + in.GrantID
-	default:
-		return nil, awserr.New(kmsclient.ErrValidation, "Specify a GrantToken, or a KeyId and a GrantId.")
-	}
-	g, err := getJSON[grantRecord](c.tx, key)
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, awserr.New(kmsclient.ErrNotFound, "Grant %s does not exist.", in.GrantID)
-	}
-	return g, err
-}
-
 // RevokeGrant removes a grant; key administrators call it.
 func (s *KMS) RevokeGrant(ctx context.Context, in *kmsclient.RevokeGrantInput) (*kmsclient.Empty, error) {
 	return run(s, ctx, "RevokeGrant", in, func(c *call) (*kmsclient.Empty, error) {
@@ -217,24 +163,4 @@ func removeGrant(tx *kv.Txn, g *grantRecord) error {
 		return err
 	}
 	return tx.Delete([]byte(prefixGrant + g.KeyID + "/" + g.ID))
-}
-
-// grantConstraints adds matching to the API's constraint shape.
-type grantConstraints kmsclient.GrantConstraints
-
-func (gc *grantConstraints) allow(encCtx map[string]string) bool {
-	if gc == nil {
-		return true
-	}
-	if len(gc.EncryptionContextEquals) > 0 && !contextEqual(gc.EncryptionContextEquals, encCtx) {
-		return false
-	}
-	return contextSubset(gc.EncryptionContextSubset, encCtx)
-}
-
-func (gc *grantConstraints) clone() *grantConstraints {
-	if gc == nil {
-		return nil
-	}
-	return &grantConstraints{EncryptionContextSubset: gc.EncryptionContextSubset, EncryptionContextEquals: gc.EncryptionContextEquals}
 }
