@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/kmsclient"
@@ -63,15 +64,28 @@ func (s *KMS) policyRequest(c *call, k *keyRecord, action string, encCtx map[str
 	return policy.Request{Principal: c.caller.ARN, Account: c.caller.AccountID, Action: "kms:" + action, Resource: k.Arn, Context: ctx}, nil
 }
 
+// Key policy quotas: AWS's 32 KB, and the API model's length limit beyond
+// which a request is refused before the quota is checked.
+const (
+	maxPolicyBytes = 32 << 10
+	maxPolicyChars = 131072
+)
+
 // checkPolicy validates a key policy for CreateKey and PutKeyPolicy: size,
-// grammar, and AWS's lockout safety check (the caller must still be allowed
-// to call PutKeyPolicy) unless bypassed.
+// grammar, the rules for a new policy, and AWS's lockout safety check (the
+// caller must still be allowed to call PutKeyPolicy) unless bypassed.
 func (s *KMS) checkPolicy(c *call, k *keyRecord, text string, bypass bool) error {
-	if len(text) > 32768 {
-		return awserr.New(kmsclient.ErrLimitExceeded, "The key policy is larger than the 32 KB quota.")
+	if utf8.RuneCountInString(text) > maxPolicyChars {
+		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", maxPolicyChars)
+	}
+	if len(text) > maxPolicyBytes {
+		return awserr.New(kmsclient.ErrLimitExceeded, "The key policy is %d bytes, over the quota of %d bytes (32 KB).", len(text), maxPolicyBytes)
 	}
 	doc, err := s.policies.parse(text)
 	if err != nil {
+		return err
+	}
+	if err := policy.CheckNew(text, doc); err != nil {
 		return err
 	}
 	if bypass {

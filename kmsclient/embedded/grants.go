@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/awstime"
@@ -76,12 +77,22 @@ func (s *KMS) CreateGrant(ctx context.Context, in *kmsclient.CreateGrantInput) (
 	})
 }
 
+// Grant parameter limits of the KMS API model and of AWS's grant
+// constraints.
+const (
+	maxPrincipalLength      = 256
+	maxConstraintPairs      = 8
+	maxConstraintValueChars = 384
+)
+
 func validateGrant(in *kmsclient.CreateGrantInput) error {
-	if in.GranteePrincipal == "" || !validPrincipalArn(in.GranteePrincipal) {
-		return awserr.New(kmsclient.ErrValidation, "GranteePrincipal %q is not a valid principal ARN.", in.GranteePrincipal)
+	if err := validateGrantPrincipal("granteePrincipal", in.GranteePrincipal); err != nil {
+		return err
 	}
-	if in.RetiringPrincipal != "" && !validPrincipalArn(in.RetiringPrincipal) {
-		return awserr.New(kmsclient.ErrValidation, "RetiringPrincipal %q is not a valid principal ARN.", in.RetiringPrincipal)
+	if in.RetiringPrincipal != "" {
+		if err := validateGrantPrincipal("retiringPrincipal", in.RetiringPrincipal); err != nil {
+			return err
+		}
 	}
 	if len(in.Operations) == 0 {
 		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value null at 'operations' failed to satisfy constraint: Member must not be null")
@@ -91,8 +102,40 @@ func validateGrant(in *kmsclient.CreateGrantInput) error {
 			return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value '[%s]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: %v]", op, grantOperations)
 		}
 	}
-	if cs := in.Constraints; cs != nil && len(cs.EncryptionContextSubset) > 0 && len(cs.EncryptionContextEquals) > 0 {
-		return awserr.New(kmsclient.ErrValidation, "A grant may have EncryptionContextSubset or EncryptionContextEquals, not both.")
+	return validateConstraints(in.Constraints)
+}
+
+func validateGrantPrincipal(member, p string) error {
+	switch {
+	case p == "":
+		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
+	case utf8.RuneCountInString(p) > maxPrincipalLength:
+		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", member, maxPrincipalLength)
+	case !validPrincipalArn(p):
+		return awserr.New(kmsclient.ErrValidation, "%s %q is not a valid principal ARN.", member, p)
+	}
+	return nil
+}
+
+func validateConstraints(cs *kmsclient.GrantConstraints) error {
+	if cs == nil {
+		return nil
+	}
+	if len(cs.EncryptionContextSubset) > 0 && len(cs.EncryptionContextEquals) > 0 {
+		return awserr.New(kmsclient.ErrValidation, "More than one constraint supplied")
+	}
+	for _, pairs := range []map[string]string{cs.EncryptionContextSubset, cs.EncryptionContextEquals} {
+		if len(pairs) > maxConstraintPairs {
+			return awserr.New(kmsclient.ErrValidation, "A grant constraint can hold at most %d encryption context pairs; it has %d.", maxConstraintPairs, len(pairs))
+		}
+		for k, v := range pairs {
+			if k == "" {
+				return awserr.New(kmsclient.ErrValidation, "Encryption context keys must not be empty.")
+			}
+			if utf8.RuneCountInString(v) > maxConstraintValueChars {
+				return awserr.New(kmsclient.ErrValidation, "The value of %q in a grant constraint is longer than %d characters.", k, maxConstraintValueChars)
+			}
+		}
 	}
 	return nil
 }

@@ -74,6 +74,8 @@ var tests = []struct {
 	{"PolicyLockout", testPolicyLockout},
 	{"PolicyDeny", testPolicyDeny},
 	{"PolicyCondition", testPolicyCondition},
+	{"PolicyLimits", testPolicyLimits},
+	{"ContextLimits", testContextLimits},
 	{"Grants", testGrants},
 	{"GrantConstraints", testGrantConstraints},
 	{"GrantEscalation", testGrantEscalation},
