@@ -63,7 +63,10 @@ func TestConditionOperators(t *testing.T) {
 		{"arn like star stays in its field", `{"ArnLike":{"aws:PrincipalArn":"arn:*:user/alice"}}`, false},
 		{"string like star spans fields", `{"StringLike":{"aws:PrincipalArn":"arn:*:user/alice"}}`, true},
 		{"arn not like", `{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::444455556666:*"}}`, true},
-		{"arn like not an arn", `{"ArnLike":{"kms:CallerAccount":"*"}}`, false},
+		{"arn like not an arn", `{"ArnLike":{"kms:CallerAccount":"arn:*"}}`, false},
+		{"arn like star alone", `{"ArnLike":{"kms:CallerAccount":"*"}}`, true},
+		{"arn like short pattern", `{"ArnLike":{"aws:PrincipalArn":"arn:aws:*"}}`, true},
+		{"arn like short pattern other partition", `{"ArnLike":{"aws:PrincipalArn":"arn:aws-cn:*"}}`, false},
 		// Numeric.
 		{"numeric equals", `{"NumericEquals":{"kms:RotationPeriodInDays":180}}`, true},
 		{"numeric equals decimal", `{"NumericEquals":{"kms:RotationPeriodInDays":"180.0"}}`, true},

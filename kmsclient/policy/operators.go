@@ -131,11 +131,11 @@ func (o order) holds(cmp int) bool {
 	return cmp == 0
 }
 
-// arnFields splits an ARN into its six fields (the last keeps its colons).
-func arnFields(s string) ([]string, bool) {
-	f := strings.SplitN(s, ":", 6)
-	return f, len(f) == 6
-}
+// arnFields splits an ARN into its six colon-separated fields, the last
+// keeping its colons. A pattern with fewer fields has its last field match
+// the rest of the ARN, colons included (as a whole-string match would),
+// rather than never matching.
+func arnFields(s string) []string { return strings.SplitN(s, ":", 6) }
 
 // values is the compiled right-hand side of a condition: the policy values
 // in the form its operator compares.
@@ -154,13 +154,12 @@ func compileValues(b baseOperator, list []string) values {
 	for _, s := range list {
 		switch b.kind {
 		case kindArn:
-			if f, ok := arnFields(s); ok {
-				sets := make([]*globSet, len(f))
-				for i, field := range f {
-					sets[i] = newGlobSet([]string{field})
-				}
-				v.arns = append(v.arns, sets)
+			fields := arnFields(s)
+			sets := make([]*globSet, len(fields))
+			for i, field := range fields {
+				sets[i] = newGlobSet([]string{field})
 			}
+			v.arns = append(v.arns, sets)
 		case kindNumeric:
 			if n, ok := parseNumber(s); ok {
 				v.numbers = append(v.numbers, n)
@@ -228,11 +227,11 @@ func (v *values) matchesAny(b baseOperator, r string, buf *[]uint64) bool {
 }
 
 func (v *values) arnMatches(r string, buf *[]uint64) bool {
-	fields, ok := arnFields(r)
-	if !ok {
-		return false
-	}
 	for _, sets := range v.arns {
+		fields := strings.SplitN(r, ":", len(sets))
+		if len(fields) != len(sets) {
+			continue
+		}
 		match := true
 		for i, g := range sets {
 			if !g.match(fields[i], buf) {
