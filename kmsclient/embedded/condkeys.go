@@ -37,10 +37,8 @@ func (s *KMS) conditionKeys(c *call, k *keyRecord, action string, encCtx map[str
 	for _, t := range k.Tags {
 		set("aws:ResourceTag/"+t.TagKey, t.TagValue)
 	}
-	set("kms:CallerAccount", c.caller.AccountID)
-	if c.caller.ViaService != "" {
-		set("kms:ViaService", c.caller.ViaService)
-	}
+	setNonEmpty(set, "kms:CallerAccount", c.caller.AccountID)
+	setNonEmpty(set, "kms:ViaService", c.caller.ViaService)
 	set("kms:KeySpec", keySpec)
 	set("kms:CustomerMasterKeySpec", keySpec)
 	set("kms:KeyUsage", keyUsage)
@@ -73,21 +71,15 @@ func (s *KMS) globalKeys(c kmsclient.Caller, set func(string, ...string)) {
 	set("aws:CurrentTime", now.Format("2006-01-02T15:04:05Z"))
 	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
 	set("aws:RequestedRegion", s.region)
-	set("aws:PrincipalArn", principalARN(c.ARN))
-	set("aws:PrincipalAccount", c.AccountID)
-	if t := principalType(c.Type); t != "" {
-		set("aws:PrincipalType", t)
-	}
+	setNonEmpty(set, "aws:PrincipalArn", principalARN(c.ARN))
+	setNonEmpty(set, "aws:PrincipalAccount", c.AccountID)
+	setNonEmpty(set, "aws:PrincipalType", principalType(c.Type))
 	set("aws:PrincipalIsAWSService", strconv.FormatBool(c.Type == "AWSService"))
-	if c.PrincipalID != "" {
-		set("aws:userid", c.PrincipalID)
+	setNonEmpty(set, "aws:userid", c.PrincipalID)
+	if c.Type == "IAMUser" {
+		setNonEmpty(set, "aws:username", c.UserName)
 	}
-	if c.Type == "IAMUser" && c.UserName != "" {
-		set("aws:username", c.UserName)
-	}
-	if c.UserAgent != "" {
-		set("aws:UserAgent", c.UserAgent)
-	}
+	setNonEmpty(set, "aws:UserAgent", c.UserAgent)
 	via := c.ViaService != ""
 	set("aws:ViaAWSService", strconv.FormatBool(via))
 	// A service calling for the principal (EC2 for volumes) calls over TLS
@@ -209,6 +201,14 @@ func cmpOr(v, def int) int {
 		return def
 	}
 	return v
+}
+
+// setNonEmpty sets a key that describes the caller only when the caller
+// has it (a caller's empty field is not a value).
+func setNonEmpty(set func(string, ...string), key, value string) {
+	if value != "" {
+		set(key, value)
+	}
 }
 
 func setList(set func(string, ...string), key string, values []string) {

@@ -324,7 +324,7 @@ func TestConditionKeysIfExistsAndNull(t *testing.T) {
 		{`{"StringEqualsIfExists":{"kms:EncryptionContext:app":"y"}}`, []map[string]string{y}, []map[string]string{x}, true, false},
 		{`{"StringEquals":{"kms:EncryptionContext:app":"y"}}`, []map[string]string{y}, []map[string]string{x}, false, true},
 		{`{"Null":{"kms:EncryptionContext:app":"true"}}`, nil, []map[string]string{x, y}, true, false},
-		{`{"Null":{"kms:EncryptionContext:app":"false"}}`, []map[string]string{x, y}, nil, false, true},
+		{`{"Null":{"kms:EncryptionContext:app":"false"}}`, []map[string]string{x, y, {"app": ""}}, nil, false, true},
 		{`{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":"app"}}`, []map[string]string{x}, []map[string]string{{"app": "x", "b": "1"}}, true, false},
 		{`{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"app"}}`, []map[string]string{x}, []map[string]string{{"b": "1"}}, false, true},
 	} {
