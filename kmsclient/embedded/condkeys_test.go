@@ -169,7 +169,8 @@ func conditionKeyCases() []struct {
 			fns(enc(nil)), nil},
 		{"aws:ViaAWSService", `"Action":"kms:Encrypt","Condition":{"Bool":{"aws:ViaAWSService":"true"}}`,
 			fns(encAs(viaEC2)), fns(encAs(root))},
-		{"aws:CalledVia", `"Action":"kms:Encrypt","Condition":{"ForAnyValue:StringEquals":{"aws:CalledVia":"dynamodb.amazonaws.com"}}`,
+		{"aws:CalledVia", `"Action":"kms:Encrypt","Condition":{"ForAnyValue:StringEquals":{"aws:CalledVia":"dynamodb.amazonaws.com"},
+			"StringEquals":{"aws:CalledViaFirst":"dynamodb.amazonaws.com","aws:CalledViaLast":"dynamodb.amazonaws.com"}}`,
 			fns(encAs(func(e *condEnv) kmsclient.Caller { return e.via(e.root(), "dynamodb") })), fns(encAs(viaEC2), encAs(root))},
 		{"aws:UserAgent", `"Action":"kms:Encrypt","Condition":{"StringLike":{"aws:UserAgent":"curl/*"}}`,
 			fns(encAs(func(e *condEnv) kmsclient.Caller { c := e.user("alice"); c.UserAgent = "curl/8.0"; return c })),
@@ -179,6 +180,13 @@ func conditionKeyCases() []struct {
 				must(e.h.kms.TagResource(e.as(e.root()), &kmsclient.TagResourceInput{KeyID: e.key, Tags: []kmsclient.Tag{{TagKey: "env", TagValue: "prod"}}}))(e.t)
 				return e.encrypt(e.root(), nil)
 			}), fns(func(e *condEnv) error { return e.encryptWith(e.root(), e.other, "", nil) })},
+		{"aws:RequestTag", `"Action":"kms:TagResource","Condition":{"StringEquals":{"aws:RequestTag/env":"prod"}}`,
+			fns(func(e *condEnv) error { return e.tag("env", "prod") }),
+			fns(func(e *condEnv) error { return e.tag("env", "dev") }, func(e *condEnv) error { return e.tag("owner", "prod") })},
+		{"aws:ResourceAccount", `"Action":"kms:Encrypt","Condition":{"StringEquals":{"aws:ResourceAccount":"000000000000"}}`,
+			fns(enc(nil)), nil},
+		{"aws:PrincipalIsAWSService", `"Action":"kms:Encrypt","Condition":{"Bool":{"aws:PrincipalIsAWSService":"false"}}`,
+			fns(enc(nil), encAs(viaEC2)), nil},
 		{"aws:TagKeys", `"Action":"kms:TagResource","Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"owner"}}`,
 			fns(func(e *condEnv) error {
 				_, err := e.h.kms.TagResource(e.as(e.root()), &kmsclient.TagResourceInput{KeyID: e.key, Tags: []kmsclient.Tag{{TagKey: "env", TagValue: "x"}, {TagKey: "owner", TagValue: "y"}}})
@@ -248,6 +256,11 @@ func conditionKeyCases() []struct {
 		{"kms:ScheduleKeyDeletionPendingWindowInDays", `"Action":"kms:ScheduleKeyDeletion","Condition":{"NumericLessThan":{"kms:ScheduleKeyDeletionPendingWindowInDays":30}}`,
 			fns(func(e *condEnv) error { return e.scheduleDeletion(7) }), fns(func(e *condEnv) error { return e.scheduleDeletion(0) })},
 	}
+}
+
+func (e *condEnv) tag(key, value string) error {
+	_, err := e.h.kms.TagResource(e.as(e.root()), &kmsclient.TagResourceInput{KeyID: e.key, Tags: []kmsclient.Tag{{TagKey: key, TagValue: value}}})
+	return err
 }
 
 func (e *condEnv) putPolicy(bypass bool) error {
