@@ -55,17 +55,22 @@ func callerFor(ctx context.Context, account string) (kmsclient.Caller, error) {
 		return kmsclient.Caller{}, errors.New("the peer credentials of the connection are unknown")
 	}
 	if cred.Uid == 0 {
-		c := kmsclient.RootCaller(account)
-		c.SourceIP, c.UserAgent = "localhost", "ebs-cli"
-		return c, nil
+		return local(kmsclient.RootCaller(account)), nil
 	}
 	name := strconv.Itoa(int(cred.Uid))
 	if u, err := user.LookupId(name); err == nil {
 		name = u.Username
 	}
-	c := kmsclient.UserCaller(account, name, principalID(name))
-	c.SourceIP, c.UserAgent = "localhost", "ebs-cli"
-	return c, nil
+	return local(kmsclient.UserCaller(account, name, principalID(name))), nil
+}
+
+// local marks a caller of the unix socket: its peer is a process of this
+// host, so its source address is the loopback one a local client of the
+// endpoint would have (aws:SourceIp 127.0.0.1), and the socket, which never
+// leaves the kernel, counts as a secure transport (aws:SecureTransport).
+func local(c kmsclient.Caller) kmsclient.Caller {
+	c.SourceIP, c.UserAgent, c.SecureTransport = "127.0.0.1", "ebs-cli", true
+	return c
 }
 
 // principalID is a stable AWS-style unique id for an IAM user name.

@@ -11,11 +11,19 @@ type Caller struct {
 	ARN         string // arn:aws:iam::<account>:root or arn:aws:iam::<account>:user/<name>
 	AccountID   string
 	PrincipalID string
-	Type        string // "Root", "IAMUser" or "AWSService"
+	Type        string // "Root", "IAMUser", "AssumedRole" or "AWSService"
 	UserName    string
 	AccessKeyID string
-	SourceIP    string
-	UserAgent   string
+	// SourceIP is the address the request came from (aws:SourceIp when it
+	// is an IP address); the socket gives 127.0.0.1, the daemon's own
+	// background work a name such as "ebs-daemon".
+	SourceIP  string
+	UserAgent string
+	// SecureTransport is set when the request reached the front end over
+	// a channel that protects it in transit (aws:SecureTransport): the
+	// unix socket, which never leaves the kernel; not the plain-HTTP
+	// endpoint.
+	SecureTransport bool
 	// ViaService is set when an AWS service (EC2 for volumes) makes the call
 	// for the principal, e.g. "ec2.local.amazonaws.com"; policies test it with
 	// the kms:ViaService condition key.

@@ -2,8 +2,8 @@ package embedded
 
 import (
 	"context"
-
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/kmsclient"
@@ -13,14 +13,14 @@ import (
 // authorize decides whether the caller may perform action ("Decrypt",
 // "ReEncryptFrom", ...) on key k with the given encryption context: an
 // explicit Deny in the key policy wins, then an Allow in the policy, then a
-// grant that names the caller, the operation and a matching context;
-// otherwise AccessDeniedException.
+// grant that covers the request (grantAllows); otherwise
+// AccessDeniedException.
 func (s *KMS) authorize(c *call, k *keyRecord, action string, encCtx map[string]string) error {
-	doc, err := s.policies.parse(k.Policy)
+	decision, err := s.evaluate(c, k, action, encCtx)
 	if err != nil {
-		return awserr.New(kmsclient.ErrInternal, "The key policy of %s cannot be read: %v", k.Arn, err)
+		return err
 	}
-	switch doc.Evaluate(s.policyRequest(c.caller, k, action, encCtx)) {
+	switch decision {
 	case policy.Deny:
 		return s.denied(c.caller, k, action, "with an explicit deny in a resource-based policy")
 	case policy.Allow:
@@ -36,45 +36,66 @@ func (s *KMS) authorize(c *call, k *keyRecord, action string, encCtx map[string]
 	return s.denied(c.caller, k, action, "because no resource-based policy allows the kms:"+action+" action")
 }
 
+// evaluate decides action on k by k's key policy alone.
+func (s *KMS) evaluate(c *call, k *keyRecord, action string, encCtx map[string]string) (policy.Decision, error) {
+	doc, err := s.policies.parse(k.Policy)
+	if err != nil {
+		return policy.NotApplicable, awserr.New(kmsclient.ErrInternal, "The key policy of %s cannot be read: %v", k.Arn, err)
+	}
+	r, err := s.policyRequest(c, k, action, encCtx, doc)
+	if err != nil {
+		return policy.NotApplicable, err
+	}
+	return doc.Evaluate(r), nil
+}
+
 func (s *KMS) denied(c kmsclient.Caller, k *keyRecord, action, why string) error {
 	return awserr.New(kmsclient.ErrAccessDenied, "User: %s is not authorized to perform: kms:%s on resource: %s %s",
 		c.ARN, action, k.Arn, why)
 }
 
-func (s *KMS) policyRequest(c kmsclient.Caller, k *keyRecord, action string, encCtx map[string]string) policy.Request {
-	ctx := map[string][]string{
-		"kms:CallerAccount": {c.AccountID},
-		"aws:PrincipalArn":  {c.ARN},
+// policyRequest is the request doc decides: who, what, on which key, and
+// the condition keys (conditionKeys).
+func (s *KMS) policyRequest(c *call, k *keyRecord, action string, encCtx map[string]string, doc *policy.Document) (policy.Request, error) {
+	ctx, err := s.conditionKeys(c, k, action, encCtx, doc)
+	if err != nil {
+		return policy.Request{}, err
 	}
-	if c.ViaService != "" {
-		ctx["kms:ViaService"] = []string{c.ViaService}
-	}
-	if len(encCtx) > 0 {
-		keys := make([]string, 0, len(encCtx))
-		for key, v := range encCtx {
-			ctx["kms:EncryptionContext:"+key] = []string{v}
-			keys = append(keys, key)
-		}
-		ctx["kms:EncryptionContextKeys"] = keys
-	}
-	return policy.Request{Principal: c.ARN, Account: c.AccountID, Action: "kms:" + action, Resource: k.Arn, Context: ctx}
+	return policy.Request{Principal: c.caller.ARN, Account: c.caller.AccountID, Action: "kms:" + action, Resource: k.Arn, Context: ctx}, nil
 }
 
+// Key policy quotas: AWS's 32 KB, and the API model's length limit beyond
+// which a request is refused before the quota is checked.
+const (
+	maxPolicyBytes = 32 << 10
+	maxPolicyChars = 131072
+)
+
 // checkPolicy validates a key policy for CreateKey and PutKeyPolicy: size,
-// grammar, and AWS's lockout safety check (the caller must still be allowed
-// to call PutKeyPolicy) unless bypassed.
-func (s *KMS) checkPolicy(c kmsclient.Caller, k *keyRecord, text string, bypass bool) error {
-	if len(text) > 32768 {
-		return awserr.New(kmsclient.ErrLimitExceeded, "The key policy is larger than the 32 KB quota.")
+// grammar, the rules for a new policy, and AWS's lockout safety check (the
+// caller must still be allowed to call PutKeyPolicy) unless bypassed.
+func (s *KMS) checkPolicy(c *call, k *keyRecord, text string, bypass bool) error {
+	if utf8.RuneCountInString(text) > maxPolicyChars {
+		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", maxPolicyChars)
+	}
+	if len(text) > maxPolicyBytes {
+		return awserr.New(kmsclient.ErrLimitExceeded, "The key policy is %d bytes, over the quota of %d bytes (32 KB).", len(text), maxPolicyBytes)
 	}
 	doc, err := s.policies.parse(text)
 	if err != nil {
 		return err
 	}
+	if err := policy.CheckNew(text, doc); err != nil {
+		return err
+	}
 	if bypass {
 		return nil
 	}
-	if doc.Evaluate(s.policyRequest(c, k, "PutKeyPolicy", nil)) != policy.Allow {
+	r, err := s.policyRequest(c, k, "PutKeyPolicy", nil, doc)
+	if err != nil {
+		return err
+	}
+	if doc.Evaluate(r) != policy.Allow {
 		return awserr.New(policy.ErrMalformed, "The new key policy will not allow you to update the key policy in the future.")
 	}
 	return nil
@@ -107,7 +128,7 @@ func (s *KMS) PutKeyPolicy(ctx context.Context, in *kmsclient.PutKeyPolicyInput)
 		if k.Manager == managerAWS {
 			return nil, awserr.New(kmsclient.ErrUnsupportedOperation, "%s is an AWS managed key; its key policy cannot be changed.", k.Arn)
 		}
-		if err := s.checkPolicy(c.caller, k, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+		if err := s.checkPolicy(c, k, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
 		}
 		k.Policy = in.Policy

@@ -15,6 +15,7 @@ import (
 type call struct {
 	name      string
 	caller    kmsclient.Caller
+	in        any // the request, for the condition keys of its parameters
 	readOnly  bool
 	params    map[string]any
 	resources []string        // key ARNs the call used
@@ -86,7 +87,7 @@ func run[Out any](s *KMS, ctx context.Context, name string, in any, fn func(c *c
 	}
 	s.outbox.retry()
 	params := requestParameters(in)
-	newCall := func() *call { return &call{name: name, caller: caller, readOnly: readOnlyOps[name], params: params} }
+	newCall := func() *call { return &call{name: name, caller: caller, in: in, readOnly: readOnlyOps[name], params: params} }
 	if readOnlyOps[name] {
 		if c, out, err, done := readPass(s, newCall, fn); done {
 			return finish(s, ctx, c, out, err, nil)

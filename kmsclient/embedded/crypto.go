@@ -144,7 +144,7 @@ func (s *KMS) Encrypt(ctx context.Context, in *kmsclient.EncryptInput) (*kmsclie
 // Decrypt opens a ciphertext blob. KeyId is optional: the blob names its key.
 func (s *KMS) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error) {
 	return run(s, ctx, "Decrypt", in, func(c *call) (*kmsclient.DecryptOutput, error) {
-		if err := validateAlgorithm(in.EncryptionAlgorithm); err != nil {
+		if err := firstError(validateContext(in.EncryptionContext), validateAlgorithm(in.EncryptionAlgorithm)); err != nil {
 			return nil, err
 		}
 		k, plain, mid, err := s.open(c, in.CiphertextBlob, in.KeyID, "Decrypt", in.EncryptionContext, false)
@@ -159,7 +159,7 @@ func (s *KMS) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclie
 // context, without the plaintext leaving the KMS.
 func (s *KMS) ReEncrypt(ctx context.Context, in *kmsclient.ReEncryptInput) (*kmsclient.ReEncryptOutput, error) {
 	return run(s, ctx, "ReEncrypt", in, func(c *call) (*kmsclient.ReEncryptOutput, error) {
-		if err := firstError(validateContext(in.DestinationEncryptionContext),
+		if err := firstError(validateContext(in.SourceEncryptionContext), validateContext(in.DestinationEncryptionContext),
 			validateAlgorithm(in.SourceEncryptionAlgorithm), validateAlgorithm(in.DestinationEncryptionAlgorithm)); err != nil {
 			return nil, err
 		}

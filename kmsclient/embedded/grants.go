@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/awstime"
@@ -25,15 +26,14 @@ var grantOperations = []string{
 	"ReEncryptFrom", "ReEncryptTo", "CreateGrant", "RetireGrant", "DescribeKey",
 }
 
-// grantAllows reports whether a grant on k lets the caller perform action
-// with the encryption context.
+// grantAllows reports whether a grant on k covers the request (grantCovers).
 func (s *KMS) grantAllows(c *call, k *keyRecord, action string, encCtx map[string]string) (bool, error) {
 	if !slices.Contains(grantOperations, action) {
 		return false, nil
 	}
 	found := false
 	err := scanJSON(c.tx, prefixGrant+k.ID+"/", func(g *grantRecord) error {
-		if g.Grantee == c.caller.ARN && slices.Contains(g.Operations, action) && g.Constraints.allow(encCtx) {
+		if grantCovers(c, g, action, encCtx) {
 			found = true
 			return kv.ErrStop
 		}
@@ -77,12 +77,22 @@ func (s *KMS) CreateGrant(ctx context.Context, in *kmsclient.CreateGrantInput) (
 	})
 }
 
+// Grant parameter limits of the KMS API model and of AWS's grant
+// constraints.
+const (
+	maxPrincipalLength      = 256
+	maxConstraintPairs      = 8
+	maxConstraintValueChars = 384
+)
+
 func validateGrant(in *kmsclient.CreateGrantInput) error {
-	if in.GranteePrincipal == "" || !validPrincipalArn(in.GranteePrincipal) {
-		return awserr.New(kmsclient.ErrValidation, "GranteePrincipal %q is not a valid principal ARN.", in.GranteePrincipal)
+	if err := validateGrantPrincipal("granteePrincipal", in.GranteePrincipal); err != nil {
+		return err
 	}
-	if in.RetiringPrincipal != "" && !validPrincipalArn(in.RetiringPrincipal) {
-		return awserr.New(kmsclient.ErrValidation, "RetiringPrincipal %q is not a valid principal ARN.", in.RetiringPrincipal)
+	if in.RetiringPrincipal != "" {
+		if err := validateGrantPrincipal("retiringPrincipal", in.RetiringPrincipal); err != nil {
+			return err
+		}
 	}
 	if len(in.Operations) == 0 {
 		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value null at 'operations' failed to satisfy constraint: Member must not be null")
@@ -92,8 +102,40 @@ func validateGrant(in *kmsclient.CreateGrantInput) error {
 			return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value '[%s]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: %v]", op, grantOperations)
 		}
 	}
-	if cs := in.Constraints; cs != nil && len(cs.EncryptionContextSubset) > 0 && len(cs.EncryptionContextEquals) > 0 {
-		return awserr.New(kmsclient.ErrValidation, "A grant may have EncryptionContextSubset or EncryptionContextEquals, not both.")
+	return validateConstraints(in.Constraints)
+}
+
+func validateGrantPrincipal(member, p string) error {
+	switch {
+	case p == "":
+		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", member)
+	case utf8.RuneCountInString(p) > maxPrincipalLength:
+		return awserr.New(kmsclient.ErrValidation, "1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", member, maxPrincipalLength)
+	case !validPrincipalArn(p):
+		return awserr.New(kmsclient.ErrValidation, "%s %q is not a valid principal ARN.", member, p)
+	}
+	return nil
+}
+
+func validateConstraints(cs *kmsclient.GrantConstraints) error {
+	if cs == nil {
+		return nil
+	}
+	if len(cs.EncryptionContextSubset) > 0 && len(cs.EncryptionContextEquals) > 0 {
+		return awserr.New(kmsclient.ErrValidation, "More than one constraint supplied")
+	}
+	for _, pairs := range []map[string]string{cs.EncryptionContextSubset, cs.EncryptionContextEquals} {
+		if len(pairs) > maxConstraintPairs {
+			return awserr.New(kmsclient.ErrValidation, "A grant constraint can hold at most %d encryption context pairs; it has %d.", maxConstraintPairs, len(pairs))
+		}
+		for k, v := range pairs {
+			if k == "" {
+				return awserr.New(kmsclient.ErrValidation, "Encryption context keys must not be empty.")
+			}
+			if utf8.RuneCountInString(v) > maxConstraintValueChars {
+				return awserr.New(kmsclient.ErrValidation, "The value of %q in a grant constraint is longer than %d characters.", k, maxConstraintValueChars)
+			}
+		}
 	}
 	return nil
 }
@@ -105,7 +147,7 @@ func (s *KMS) newGrant(k *keyRecord, in *kmsclient.CreateGrantInput) (*grantReco
 	token := base64.RawURLEncoding.EncodeToString(tok)
 	return &grantRecord{
 		ID: hex.EncodeToString(id), KeyID: k.ID, Name: in.Name, TokenHash: tokenHash(token), Created: s.now(),
-		Grantee: in.GranteePrincipal, Retiring: in.RetiringPrincipal, IssuingAccount: "arn:aws:iam::" + s.account + ":root",
+		Grantee: in.GranteePrincipal, Retiring: in.RetiringPrincipal, IssuingAccount: rootARN(s.account),
 		Operations: slices.Clone(in.Operations), Constraints: (*grantConstraints)(in.Constraints).clone(),
 	}, token
 }
@@ -141,59 +183,6 @@ func (s *KMS) ListGrants(ctx context.Context, in *kmsclient.ListGrantsInput) (*k
 	})
 }
 
-// RetireGrant removes a grant: called by its retiring principal, by its
-// grantee when the grant includes RetireGrant, or by the account's root.
-func (s *KMS) RetireGrant(ctx context.Context, in *kmsclient.RetireGrantInput) (*kmsclient.Empty, error) {
-	return run(s, ctx, "RetireGrant", in, func(c *call) (*kmsclient.Empty, error) {
-		g, err := s.findGrant(c, in)
-		if err != nil {
-			return nil, err
-		}
-		if k, err := s.loadKey(c.tx, keyRef{id: g.KeyID}); err == nil {
-			c.touch(k)
-		}
-		root := "arn:aws:iam::" + s.account + ":root"
-		allowed := c.caller.ARN == g.Retiring || c.caller.ARN == root ||
-			(c.caller.ARN == g.Grantee && slices.Contains(g.Operations, "RetireGrant"))
-		if !allowed {
-			return nil, awserr.New(kmsclient.ErrAccessDenied, "User: %s is not authorized to perform: kms:RetireGrant on grant %s", c.caller.ARN, g.ID)
-		}
-		return &kmsclient.Empty{}, removeGrant(c.tx, g)
-	})
-}
-
-func (s *KMS) findGrant(c *call, in *kmsclient.RetireGrantInput) (*grantRecord, error) {
-	key := ""
-	switch {
-	case in.GrantToken != "":
-		ref, err := c.tx.Get([]byte(prefixGrantToken + tokenHash(in.GrantToken)))
-		if errors.Is(err, kv.ErrNotFound) {
-			return nil, awserr.New(kmsclient.ErrInvalidGrantToken, "Grant token is not valid.")
-		}
-		if err != nil {
-			return nil, err
-		}
-		key = prefixGrant + string(ref)
-	case in.KeyID != "" && in.GrantID != "":
-		ref, err := s.parseKeyRef(in.KeyID)
-		if err != nil {
-			return nil, err
-		}
-		k, err := s.loadKey(c.tx, ref)
-		if err != nil {
-			return nil, err
-		}
-		key = prefixGrant + k.ID + "/" + in.GrantID
-	default:
-		return nil, awserr.New(kmsclient.ErrValidation, "Specify a GrantToken, or a KeyId and a GrantId.")
-	}
-	g, err := getJSON[grantRecord](c.tx, key)
-	if errors.Is(err, kv.ErrNotFound) {
-		return nil, awserr.New(kmsclient.ErrNotFound, "Grant %s does not exist.", in.GrantID)
-	}
-	return g, err
-}
-
 // RevokeGrant removes a grant; key administrators call it.
 func (s *KMS) RevokeGrant(ctx context.Context, in *kmsclient.RevokeGrantInput) (*kmsclient.Empty, error) {
 	return run(s, ctx, "RevokeGrant", in, func(c *call) (*kmsclient.Empty, error) {
@@ -217,24 +206,4 @@ func removeGrant(tx *kv.Txn, g *grantRecord) error {
 		return err
 	}
 	return tx.Delete([]byte(prefixGrant + g.KeyID + "/" + g.ID))
-}
-
-// grantConstraints adds matching to the API's constraint shape.
-type grantConstraints kmsclient.GrantConstraints
-
-func (gc *grantConstraints) allow(encCtx map[string]string) bool {
-	if gc == nil {
-		return true
-	}
-	if len(gc.EncryptionContextEquals) > 0 && !contextEqual(gc.EncryptionContextEquals, encCtx) {
-		return false
-	}
-	return contextSubset(gc.EncryptionContextSubset, encCtx)
-}
-
-func (gc *grantConstraints) clone() *grantConstraints {
-	if gc == nil {
-		return nil
-	}
-	return &grantConstraints{EncryptionContextSubset: gc.EncryptionContextSubset, EncryptionContextEquals: gc.EncryptionContextEquals}
 }

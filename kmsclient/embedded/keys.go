@@ -161,7 +161,7 @@ func (s *KMS) CreateKey(ctx context.Context, in *kmsclient.CreateKeyInput) (*kms
 		if err != nil {
 			return nil, err
 		}
-		if err := s.checkPolicy(c.caller, k, pol, in.BypassPolicyLockoutSafetyCheck); err != nil {
+		if err := s.checkPolicy(c, k, pol, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return nil, err
 		}
 		c.touch(k)

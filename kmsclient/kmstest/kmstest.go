@@ -74,8 +74,15 @@ var tests = []struct {
 	{"PolicyLockout", testPolicyLockout},
 	{"PolicyDeny", testPolicyDeny},
 	{"PolicyCondition", testPolicyCondition},
+	{"PolicyLimits", testPolicyLimits},
+	{"ContextLimits", testContextLimits},
 	{"Grants", testGrants},
 	{"GrantConstraints", testGrantConstraints},
+	{"GrantEscalation", testGrantEscalation},
+	{"GrantConstraintScope", testGrantConstraintScope},
+	{"GrantPrincipals", testGrantPrincipals},
+	{"GrantsDoNotAllowListOrRevoke", testGrantsDoNotAllowListOrRevoke},
+	{"RetireGrantRules", testRetireGrantRules},
 	{"Persistence", testPersistence},
 	{"Concurrency", testConcurrency},
 }
@@ -95,6 +102,14 @@ func (e *Env) userCaller(name string) kmsclient.Caller {
 }
 
 func (e *Env) userArn(name string) string { return e.userCaller(name).ARN }
+
+// outsiderAccount is an account other than the one under test.
+const outsiderAccount = "444455556666"
+
+// outsider is an IAM user of another account.
+func (e *Env) outsider(t testing.TB, name string) context.Context {
+	return kmsclient.WithCaller(t.Context(), kmsclient.UserCaller(outsiderAccount, name, "AIDAOUT"+strings.ToUpper(name)))
+}
 
 func (e *Env) rootArn() string { return kmsclient.RootCaller(e.Account).ARN }
 

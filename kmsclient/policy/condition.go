@@ -14,32 +14,6 @@ const (
 	forAllValues
 )
 
-// baseOperator compares one request value with one policy value.
-type baseOperator struct {
-	match   func(request, policy string) bool
-	negated bool // true for the Not operators
-	null    bool // the Null operator tests presence, not values
-}
-
-var baseOperators = map[string]baseOperator{
-	"StringEquals":              {match: equals},
-	"StringNotEquals":           {match: equals, negated: true},
-	"StringEqualsIgnoreCase":    {match: strings.EqualFold},
-	"StringNotEqualsIgnoreCase": {match: strings.EqualFold, negated: true},
-	"StringLike":                {match: like},
-	"StringNotLike":             {match: like, negated: true},
-	"ArnEquals":                 {match: like},
-	"ArnLike":                   {match: like},
-	"ArnNotEquals":              {match: like, negated: true},
-	"ArnNotLike":                {match: like, negated: true},
-	"Bool":                      {match: strings.EqualFold},
-	"Null":                      {null: true},
-}
-
-func equals(request, policy string) bool { return request == policy }
-
-func like(request, policy string) bool { return matchWildcard(policy, request) }
-
 // operator is a parsed condition operator such as
 // "ForAnyValue:StringLikeIfExists".
 type operator struct {
@@ -59,7 +33,7 @@ func parseOperator(name string) (operator, bool) {
 		op.ifExists, name = true, rest
 	}
 	base, ok := baseOperators[name]
-	if !ok || base.null && (op.ifExists || op.set != singleValue) {
+	if !ok || base.kind == kindNull && (op.ifExists || op.set != singleValue) {
 		return operator{}, false
 	}
 	op.base = base
@@ -101,9 +75,27 @@ func parseOperatorBlock(name string, raw json.RawMessage) ([]Condition, error) {
 		if key == "" || !ok {
 			return nil, malformed("Policy contains a statement with an invalid Condition: the value of %q under %s must be a string, boolean, number or a non-empty list of them.", key, name)
 		}
+		if err := checkValues(name, key, values); err != nil {
+			return nil, err
+		}
 		out = append(out, Condition{Operator: name, Key: key, Values: values})
 	}
 	return out, nil
+}
+
+// checkValues rejects values the operator cannot compare with.
+func checkValues(name, key string, values []string) error {
+	op, _ := parseOperator(name)
+	check, ok := valueChecks[op.base.kind]
+	if !ok {
+		return nil
+	}
+	for _, v := range values {
+		if !check.valid(v) {
+			return malformed("Policy contains a statement with an invalid Condition: the value %q of %q under %s must be %s.", v, key, name, check.what)
+		}
+	}
+	return nil
 }
 
 // conditionValues parses a scalar or a non-empty list of scalars; booleans
@@ -137,21 +129,37 @@ func scalar(raw json.RawMessage) (string, bool) {
 	return "", false
 }
 
-// holds reports whether the condition is true for the request context. A
-// condition whose operator does not parse never holds.
-func (c Condition) holds(ctx map[string][]string) bool {
+// condition is a Condition compiled for evaluation.
+type condition struct {
+	op     operator
+	valid  bool   // the operator parsed; an invalid condition never holds
+	key    string // folded
+	values values
+}
+
+func compileCondition(c Condition) condition {
 	op, ok := parseOperator(c.Operator)
-	if !ok {
+	cc := condition{op: op, valid: ok, key: fold(c.Key)}
+	if ok {
+		cc.values = compileValues(op.base, c.Values)
+	}
+	return cc
+}
+
+// holds reports whether the condition is true for the request values of its
+// key (present: nil or empty when the request lacks the key).
+func (c *condition) holds(present []string, buf *[]uint64) bool {
+	if !c.valid {
 		return false
 	}
-	present := lookup(ctx, c.Key)
-	if op.base.null {
-		return nullHolds(c.Values, len(present) == 0)
+	op := c.op
+	if op.base.kind == kindNull {
+		return nullHolds(c.values.nulls, len(present) == 0)
 	}
 	if len(present) == 0 {
 		return op.missing()
 	}
-	one := func(v string) bool { return op.base.matchesAny(v, c.Values) != op.base.negated }
+	one := func(v string) bool { return c.values.matchesAny(op.base, v, buf) != op.base.negated }
 	switch {
 	case op.set == forAllValues:
 		return all(present, one)
@@ -176,36 +184,15 @@ func (op operator) missing() bool {
 	return op.base.negated
 }
 
-func (b baseOperator) matchesAny(request string, policy []string) bool {
-	for _, p := range policy {
-		if b.match(request, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // nullHolds implements Null: "true" holds when the key is absent, "false"
 // when it is present.
-func nullHolds(values []string, absent bool) bool {
-	for _, v := range values {
-		if strings.EqualFold(v, "true") && absent || strings.EqualFold(v, "false") && !absent {
+func nullHolds(values []bool, absent bool) bool {
+	for _, wantAbsent := range values {
+		if wantAbsent == absent {
 			return true
 		}
 	}
 	return false
-}
-
-// lookup returns the values of key in ctx, comparing key names
-// case-insensitively and joining the values of keys that differ only by case.
-func lookup(ctx map[string][]string, key string) []string {
-	var out []string
-	for k, v := range ctx {
-		if strings.EqualFold(k, key) {
-			out = append(out, v...)
-		}
-	}
-	return out
 }
 
 func all(values []string, f func(string) bool) bool {

@@ -12,6 +12,11 @@ var ctx = map[string][]string{
 	"kms:GrantIsForAWSResource":        {"true"},
 	"kms:GrantOperations":              {"Decrypt", "GenerateDataKeyWithoutPlaintext"},
 	"kms:Empty":                        {},
+	"kms:RotationPeriodInDays":         {"180"},
+	"aws:CurrentTime":                  {"2024-05-06T07:08:09Z"},
+	"aws:EpochTime":                    {"1714979289"},
+	"aws:SourceIp":                     {"192.0.2.17"},
+	"aws:PrincipalArn":                 {alice},
 }
 
 func TestConditionOperators(t *testing.T) {
@@ -52,6 +57,44 @@ func TestConditionOperators(t *testing.T) {
 		// Arn.
 		{"arn like", `{"ArnLike":{"aws:SourceArn":"arn:aws:ec2:*:111122223333:volume/*"}}`, false},
 		{"arn not like missing", `{"ArnNotLike":{"aws:SourceArn":"arn:aws:ec2:*"}}`, true},
+		// Arn: each of the six fields apart.
+		{"arn equals", `{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:user/alice"}}`, true},
+		{"arn like field wildcard", `{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:user/*"}}`, true},
+		{"arn like star stays in its field", `{"ArnLike":{"aws:PrincipalArn":"arn:*:user/alice"}}`, false},
+		{"string like star spans fields", `{"StringLike":{"aws:PrincipalArn":"arn:*:user/alice"}}`, true},
+		{"arn not like", `{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::444455556666:*"}}`, true},
+		{"arn like not an arn", `{"ArnLike":{"kms:CallerAccount":"arn:*"}}`, false},
+		{"arn like star alone", `{"ArnLike":{"kms:CallerAccount":"*"}}`, true},
+		{"arn like short pattern", `{"ArnLike":{"aws:PrincipalArn":"arn:aws:*"}}`, true},
+		{"arn like short pattern other partition", `{"ArnLike":{"aws:PrincipalArn":"arn:aws-cn:*"}}`, false},
+		// Numeric.
+		{"numeric equals", `{"NumericEquals":{"kms:RotationPeriodInDays":180}}`, true},
+		{"numeric equals decimal", `{"NumericEquals":{"kms:RotationPeriodInDays":"180.0"}}`, true},
+		{"numeric not equals", `{"NumericNotEquals":{"kms:RotationPeriodInDays":["90","365"]}}`, true},
+		{"numeric less than", `{"NumericLessThan":{"kms:RotationPeriodInDays":180}}`, false},
+		{"numeric less than equals", `{"NumericLessThanEquals":{"kms:RotationPeriodInDays":180}}`, true},
+		{"numeric greater than any", `{"NumericGreaterThan":{"kms:RotationPeriodInDays":[365,90]}}`, true},
+		{"numeric greater than equals", `{"NumericGreaterThanEquals":{"kms:RotationPeriodInDays":181}}`, false},
+		{"numeric on a string", `{"NumericEquals":{"kms:CallerAccount":1}}`, false},
+		{"numeric missing", `{"NumericLessThan":{"kms:Missing":1}}`, false},
+		{"numeric not equals missing", `{"NumericNotEquals":{"kms:Missing":1}}`, true},
+		// Date.
+		{"date less than", `{"DateLessThan":{"aws:CurrentTime":"2024-05-07"}}`, true},
+		{"date greater than", `{"DateGreaterThan":{"aws:CurrentTime":"2024-05-06T07:08:10Z"}}`, false},
+		{"date greater than equals", `{"DateGreaterThanEquals":{"aws:CurrentTime":"2024-05-06T09:08:09+02:00"}}`, true},
+		{"date equals epoch", `{"DateEquals":{"aws:CurrentTime":1714979289}}`, true},
+		{"date epoch key", `{"DateLessThanEquals":{"aws:EpochTime":"2024-05-06T07:08:09Z"}}`, true},
+		{"numeric epoch key", `{"NumericGreaterThan":{"aws:EpochTime":1714979288}}`, true},
+		{"date not equals", `{"DateNotEquals":{"aws:CurrentTime":"2024"}}`, true},
+		// IP address.
+		{"ip in range", `{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}`, true},
+		{"ip exact", `{"IpAddress":{"aws:SourceIp":"192.0.2.17"}}`, true},
+		{"ip outside", `{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]}}`, false},
+		{"not ip", `{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`, true},
+		{"not ip inside", `{"NotIpAddress":{"aws:SourceIp":"192.0.2.16/28"}}`, false},
+		{"ip missing", `{"IpAddress":{"aws:VpcSourceIp":"0.0.0.0/0"}}`, false},
+		{"not ip missing", `{"NotIpAddress":{"aws:VpcSourceIp":"10.0.0.0/8"}}`, true},
+		{"ip if exists missing", `{"IpAddressIfExists":{"aws:VpcSourceIp":"10.0.0.0/8"}}`, true},
 		// Bool.
 		{"bool true", `{"Bool":{"kms:GrantIsForAWSResource":true}}`, true},
 		{"bool string", `{"Bool":{"kms:GrantIsForAWSResource":"TRUE"}}`, true},
@@ -110,12 +153,22 @@ func TestConditionOperators(t *testing.T) {
 	}
 }
 
+// holds evaluates one condition against a request context.
+func holds(t *testing.T, c Condition, ctx map[string][]string) bool {
+	t.Helper()
+	d := &Document{Statements: []Statement{{Effect: EffectAllow, Principal: &Principal{Any: true},
+		Action: []string{"*"}, Condition: []Condition{c}}}}
+	r := req(alice, "kms:Decrypt")
+	r.Context = ctx
+	return d.Evaluate(r) == Allow
+}
+
 func TestConditionKeysDifferingOnlyByCase(t *testing.T) {
 	c := Condition{Operator: "ForAllValues:StringEquals", Key: "k", Values: []string{"a", "b"}}
-	if !c.holds(map[string][]string{"k": {"a"}, "K": {"b"}}) {
+	if !holds(t, c, map[string][]string{"k": {"a"}, "K": {"b"}}) {
 		t.Error("values of k and K should be joined")
 	}
-	if c.holds(map[string][]string{"k": {"a"}, "K": {"c"}}) {
+	if holds(t, c, map[string][]string{"k": {"a"}, "K": {"c"}}) {
 		t.Error("value c of K should count")
 	}
 }
@@ -124,7 +177,7 @@ func TestConditionNilContext(t *testing.T) {
 	for _, op := range []string{"StringEquals", "StringNotEquals", "ForAnyValue:StringLike", "ForAllValues:StringLike", "Null", "BoolIfExists"} {
 		c := Condition{Operator: op, Key: "k", Values: []string{"true"}}
 		want := op != "StringEquals" && op != "ForAnyValue:StringLike"
-		if got := c.holds(nil); got != want {
+		if got := holds(t, c, nil); got != want {
 			t.Errorf("%s on a nil context = %v, want %v", op, got, want)
 		}
 	}

@@ -21,14 +21,21 @@
 //     arn:aws:sts::<account>:assumed-role/<role>/<session>.
 //   - Action: "*" or "service:Action", case-insensitive, with * and ?.
 //   - Resource: "*" or an ARN, case-sensitive, with * and ?.
-//   - Condition: {"Operator": {"key": value or list}}. The operators are
-//     StringEquals, StringNotEquals, StringEqualsIgnoreCase,
-//     StringNotEqualsIgnoreCase, StringLike, StringNotLike, ArnEquals,
-//     ArnLike, ArnNotEquals, ArnNotLike, Bool and Null, with the IfExists
-//     suffix and the ForAnyValue: / ForAllValues: prefixes (neither on Null).
-//     Numeric, Date, IP address and Binary operators are not supported and
-//     make a document malformed. Policy variables such as ${aws:username}
-//     are compared literally.
+//   - Condition: {"Operator": {"key": value or list}}. The operators are the
+//     String (Equals, NotEquals, EqualsIgnoreCase, NotEqualsIgnoreCase, Like,
+//     NotLike), Arn (Equals, Like, NotEquals, NotLike: each of the six
+//     colon-separated fields matched apart), Numeric and Date (Equals,
+//     NotEquals, LessThan, LessThanEquals, GreaterThan, GreaterThanEquals;
+//     dates in ISO 8601 or epoch seconds), Bool, IpAddress, NotIpAddress (an
+//     address or CIDR range) and Null operators, with the IfExists suffix and
+//     the ForAnyValue: / ForAllValues: prefixes (neither on Null). A numeric,
+//     date or IP value that does not parse makes the document malformed.
+//     Binary operators are not supported. Policy variables such as
+//     ${aws:username} are compared literally.
+//
+// CheckNew adds what KMS checks when a policy is set (the characters a key
+// policy may hold, ForAllValues on a single-valued key); the 32 KB quota is
+// the caller's to check.
 //
 // Matching principals follows AWS with one simplification: there are no IAM
 // policies, so an account's root principal (arn:aws:iam::A:root or bare A)
@@ -42,5 +49,13 @@
 // and a key holds when any of its values matches. Condition key names compare
 // case-insensitively. A key absent from the request makes a positive
 // operator false and a negated one true, IfExists makes it true, ForAnyValue
-// false and ForAllValues true.
+// false and ForAllValues true; Null tests presence.
+//
+// Matching cost: Parse compiles each list of wildcard patterns (an Action
+// list, a Resource list, the values of one condition key) into one
+// bit-parallel automaton (globSet) and the exact values into hash sets, so
+// a string is tested against a whole list in one pass over its runes, at
+// ⌈states/64⌉ word operations per rune, without backtracking. Evaluate's
+// bound is stated on it. A compiled Document is immutable and safe for
+// concurrent use.
 package policy

@@ -63,14 +63,27 @@ func (d Decision) String() string {
 // Evaluate decides r: Deny when a Deny statement applies, else Allow when an
 // Allow statement applies, else NotApplicable. A nil document decides
 // NotApplicable.
+//
+// Cost: the request context is indexed once (O(its size)); then every
+// statement tests the action and resource with one hash lookup and one
+// globSet each, and every condition its key's values, each value with one
+// hash lookup and one globSet pass. With V the largest total size in runes
+// of one key's values, P the number of pattern characters in the policy and
+// C its number of conditions, an evaluation takes O(V × (P/64 + C)) time at
+// worst, independent of how the wildcards are arranged.
 func (d *Document) Evaluate(r Request) Decision {
 	if d == nil {
 		return NotApplicable
 	}
+	c := d.compiled
+	if c == nil {
+		c = compile(d)
+	}
+	e := evaluation{r: r, action: strings.ToLower(r.Action), ctx: c.foldContext(r.Context)}
 	decision := NotApplicable
-	for i := range d.Statements {
-		s := &d.Statements[i]
-		if !s.applies(r) {
+	for i := range c.statements {
+		s := &c.statements[i]
+		if !e.applies(s) {
 			continue
 		}
 		switch s.Effect {
@@ -83,11 +96,32 @@ func (d *Document) Evaluate(r Request) Decision {
 	return decision
 }
 
+// UsesConditionKey reports whether a condition of the document tests the
+// key (compared ignoring case), so that a caller can skip computing keys
+// that no condition reads.
+func (d *Document) UsesConditionKey(key string) bool {
+	if d == nil {
+		return false
+	}
+	c := d.compiled
+	if c == nil {
+		c = compile(d)
+	}
+	return c.keys[fold(key)]
+}
+
+// evaluation is one request being decided.
+type evaluation struct {
+	r      Request
+	action string              // lowercased
+	ctx    map[string][]string // by folded key
+	buf    []uint64            // scratch space of the globSets
+}
+
 // applies reports whether the statement's principal, action, resource and
-// conditions all match r.
-func (s *Statement) applies(r Request) bool {
-	return s.principalApplies(r) && s.actionApplies(r.Action) &&
-		s.resourceApplies(r.Resource) && s.conditionsHold(r.Context)
+// conditions all match the request.
+func (e *evaluation) applies(s *compiledStatement) bool {
+	return s.principalApplies(e.r) && e.actionApplies(s) && e.resourceApplies(s) && e.conditionsHold(s)
 }
 
 func (s *Statement) principalApplies(r Request) bool {
@@ -100,40 +134,32 @@ func (s *Statement) principalApplies(r Request) bool {
 	return false
 }
 
-func (s *Statement) actionApplies(action string) bool {
+func (e *evaluation) actionApplies(s *compiledStatement) bool {
 	switch {
-	case len(s.Action) > 0:
-		return anyPattern(s.Action, action, matchWildcardFold)
-	case len(s.NotAction) > 0:
-		return !anyPattern(s.NotAction, action, matchWildcardFold)
+	case !s.actions.empty():
+		return s.actions.any(e.action, &e.buf)
+	case !s.notActions.empty():
+		return !s.notActions.any(e.action, &e.buf)
 	}
 	return false
 }
 
-func (s *Statement) resourceApplies(resource string) bool {
+func (e *evaluation) resourceApplies(s *compiledStatement) bool {
 	switch {
-	case len(s.Resource) > 0:
-		return anyPattern(s.Resource, resource, matchWildcard)
-	case len(s.NotResource) > 0:
-		return !anyPattern(s.NotResource, resource, matchWildcard)
+	case !s.resources.empty():
+		return s.resources.any(e.r.Resource, &e.buf)
+	case !s.notResources.empty():
+		return !s.notResources.any(e.r.Resource, &e.buf)
 	}
 	return true
 }
 
-func (s *Statement) conditionsHold(ctx map[string][]string) bool {
-	for _, c := range s.Condition {
-		if !c.holds(ctx) {
+func (e *evaluation) conditionsHold(s *compiledStatement) bool {
+	for i := range s.conditions {
+		c := &s.conditions[i]
+		if !c.holds(e.ctx[c.key], &e.buf) {
 			return false
 		}
 	}
 	return true
-}
-
-func anyPattern(patterns []string, s string, match func(pattern, s string) bool) bool {
-	for _, p := range patterns {
-		if match(p, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,11 @@
 package policy
 
-import "testing"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
 
 const (
 	keyARN   = "arn:aws:kms:local:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -127,5 +132,33 @@ func TestDecisionString(t *testing.T) {
 		if got := d.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", int(d), got, want)
 		}
+	}
+}
+
+// TestEvaluateCostIndependentOfPatternCount checks, by counting allocations
+// (deterministic, unlike time), that testing a value against a condition's
+// patterns does not redo work per pattern: the patterns are compiled once,
+// into one automaton, at Parse.
+func TestEvaluateCostIndependentOfPatternCount(t *testing.T) {
+	allocs := func(n int) float64 {
+		patterns := make([]string, n)
+		for i := range patterns {
+			patterns[i] = fmt.Sprintf("*%d?x*", i)
+		}
+		raw, err := json.Marshal(patterns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := mustParse(t, stmt(`"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Condition":{"StringLike":{"kms:EncryptionContext:k":`+string(raw)+`}}`))
+		r := req(alice, "kms:Decrypt")
+		r.Context = map[string][]string{"kms:EncryptionContext:k": {strings.Repeat("a", 2000)}}
+		return testing.AllocsPerRun(5, func() {
+			if d.Evaluate(r) != NotApplicable {
+				t.Fatal("a pattern matched")
+			}
+		})
+	}
+	if few, many := allocs(200), allocs(2000); many > few {
+		t.Errorf("Evaluate allocates %v times with 2000 patterns, %v with 200", many, few)
 	}
 }

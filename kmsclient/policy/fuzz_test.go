@@ -2,6 +2,8 @@ package policy
 
 import (
 	"errors"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/ebs-dev/ebs/internal/awserr"
@@ -56,6 +58,30 @@ func FuzzParse(f *testing.F) {
 			if got := d.Evaluate(r); got < NotApplicable || got > Deny {
 				t.Fatalf("Evaluate returned %v", got)
 			}
+		}
+	})
+}
+
+// FuzzGlob checks the globSet against the equivalent regular expression,
+// alone and in a set with a second pattern.
+func FuzzGlob(f *testing.F) {
+	f.Add("a*b?c", "axxbyc", "*")
+	f.Add("*a*a*a*b", "aaaaaaaab", "x?")
+	f.Add("?é*", "xéé", "")
+	f.Add(strings.Repeat("?", 70)+"*", strings.Repeat("é", 71), "\xff")
+	f.Fuzz(func(t *testing.T, p1, s, p2 string) {
+		if len(p1)+len(p2) > 300 || len(s) > 300 {
+			return
+		}
+		var buf []uint64
+		re1 := regexp.MustCompile("^" + globToRegexp(p1) + "$")
+		re2 := regexp.MustCompile("^" + globToRegexp(p2) + "$")
+		if got, want := newGlobSet([]string{p1}).match(s, &buf), re1.MatchString(s); got != want {
+			t.Fatalf("glob %q matches %q = %v, regexp says %v", p1, s, got, want)
+		}
+		want := re1.MatchString(s) || re2.MatchString(s)
+		if got := newGlobSet([]string{p1, p2}).match(s, &buf); got != want {
+			t.Fatalf("set {%q, %q} matches %q = %v, want %v", p1, p2, s, got, want)
 		}
 	})
 }

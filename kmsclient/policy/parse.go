@@ -26,11 +26,14 @@ const (
 	EffectDeny  = "Deny"
 )
 
-// Document is a parsed key policy.
+// Document is a parsed key policy. A Document that Parse returned must not
+// be changed: it holds a compiled form of its statements.
 type Document struct {
 	Version    string // "2012-10-17" or "2008-10-17" (also when absent)
 	ID         string
 	Statements []Statement
+
+	compiled *compiled // set by Parse; built per evaluation for a hand-built Document
 }
 
 // Statement is one statement of a key policy. Of each pair Principal /
@@ -98,6 +101,7 @@ func Parse(doc string) (*Document, error) {
 	if d.Statements, err = parseStatements(top["Statement"]); err != nil {
 		return nil, err
 	}
+	d.compiled = compile(d)
 	return d, nil
 }
 

@@ -159,6 +159,15 @@ func (p *Principal) matches(r Request) bool {
 	return false
 }
 
+// PrincipalMatches reports whether entry, a principal as a policy or a grant
+// names it (an ARN or an account id), covers the caller principalARN of
+// account: the same ARN, a session of the named role, or any principal of
+// the account the entry names by its root (as a key policy delegates to the
+// account, there being no IAM policies).
+func PrincipalMatches(entry, principalARN, account string) bool {
+	return entry != "" && awsPrincipalMatches(entry, Request{Principal: principalARN, Account: account})
+}
+
 // awsPrincipalMatches matches one AWS principal entry. An account root admits
 // every principal of its account (there are no IAM policies to consult), and
 // a role admits its sessions.
