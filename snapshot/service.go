@@ -302,9 +302,19 @@ func (s *Service) DeleteSnapshot(ctx context.Context, in *SnapshotIDInput) (*str
 }
 
 // CreateVolume makes a volume from a completed snapshot (see
-// blockdev.Manager.CreateFromSnapshot for how keys and blocks are shared).
+// blockdev.Manager.StartRestore for how keys and blocks are shared). The
+// catalogue is locked only until the new volume holds the snapshot's view;
+// the blocks are copied (when the volume has a new data key) without it.
 func (s *Service) CreateVolume(ctx context.Context, in *blockdev.CreateVolumeInput) (*blockdev.VolumeInfo, error) {
-	s.mu.Lock() // the snapshot must not be deleted before the new volume pins its view
+	rs, err := s.startRestore(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Volumes.FinishRestore(ctx, rs, nil)
+}
+
+func (s *Service) startRestore(ctx context.Context, in *blockdev.CreateVolumeInput) (*blockdev.Restore, error) {
+	s.mu.Lock() // the snapshot must not be deleted before the new volume holds its view
 	defer s.mu.Unlock()
 	r, err := s.get(in.SnapshotID)
 	if err != nil {
@@ -313,7 +323,7 @@ func (s *Service) CreateVolume(ctx context.Context, in *blockdev.CreateVolumeInp
 	if r.State != stateCompleted {
 		return nil, awserr.New(blockdev.ErrIncorrectState, "Snapshot '%s' is in the '%s' state.", r.ID, r.State)
 	}
-	return s.cfg.Volumes.CreateFromSnapshot(ctx, in, r.ID, r.Source)
+	return s.cfg.Volumes.StartRestore(ctx, in, r.ID, r.Source)
 }
 
 // KeyUsers lists the volumes and snapshots whose data key is wrapped under
