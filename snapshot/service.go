@@ -34,9 +34,10 @@ type Config struct {
 
 // Service is the snapshot catalogue and the background copies.
 type Service struct {
-	cfg Config
-	mu  sync.Mutex // serialises catalogue changes
-	run runner     // background copies and encrypt-volume tasks
+	cfg     Config
+	mu      sync.Mutex // serialises catalogue changes (see doc.go for the lock order)
+	tasksMu sync.Mutex // serialises the starts and clean-ups of encrypt-volume tasks
+	run     runner     // background copies and encrypt-volume tasks
 
 	up       uploads           // EBS direct uploads being written
 	keys     keyCache          // data keys of snapshots read or written block by block
@@ -267,8 +268,9 @@ func (s *Service) summary(r *record) *Snapshot {
 
 // DeleteSnapshot deletes a snapshot and frees the blocks that no other
 // snapshot or volume needs; every other snapshot and volume reads the same
-// data afterwards. A snapshot being copied cannot be deleted; deleting a
-// pending copy cancels it.
+// data afterwards. Deleting a pending copy cancels it. The source of a copy
+// in progress can be deleted, as on AWS: the copy holds its own pin on the
+// source's view and completes from it.
 func (s *Service) DeleteSnapshot(ctx context.Context, in *SnapshotIDInput) (*struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,29 +278,61 @@ func (s *Service) DeleteSnapshot(ctx context.Context, in *SnapshotIDInput) (*str
 	if err != nil {
 		return nil, err
 	}
-	if by := s.run.copyingFrom(r.ID); by != "" {
-		return nil, awserr.New(ErrSnapshotInUse, "The snapshot %s is currently in use by the copy %s.", r.ID, by)
-	}
 	if r.Upload != nil {
 		return &struct{}{}, s.deleteUpload(r)
 	}
-	if r.State == statePending {
-		s.run.cancel(r.ID)
+	if done := s.run.cancel(r.ID); done != nil { // a copy: let it wind down, then delete what it left
+		s.mu.Unlock()
+		<-done
+		s.mu.Lock()
+		if r, err = s.get(in.SnapshotID); err != nil {
+			return nil, err
+		}
 	}
+	if err := s.drop(r); err != nil {
+		return nil, err
+	}
+	s.collect("snapshot " + r.ID + " deleted")
+	return &struct{}{}, nil
+}
+
+// drop deletes a snapshot's record and, in the same transaction, the pins
+// it holds: its view, and while it is a pending copy, its source's view and
+// the lineage it was filling. s.mu is held.
+func (s *Service) drop(r *record) error {
 	s.blocksMu.Lock() // no block read of this snapshot is in flight, none starts
 	defer s.blocksMu.Unlock()
 	s.views.drop(r.ID)
 	s.keys.drop(r.ID)
-	err = s.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixSnapshot + r.ID)) })
-	if err != nil {
-		return nil, err
-	}
-	if r.State == stateCompleted || r.Source.Lineage != 0 {
-		if err := s.cfg.Store.Unpin(r.Source.Lineage, r.Source.Gen, r.ID); err != nil {
-			return nil, fmt.Errorf("free the blocks of %s: %w", r.ID, err)
+	err := s.cfg.DB.Update(func(tx *kv.Txn) error {
+		if err := tx.Delete([]byte(prefixSnapshot + r.ID)); err != nil {
+			return err
 		}
+		if r.State == stateCompleted || r.Source.Lineage != 0 {
+			if err := s.cfg.Store.UnpinInTx(tx, r.Source.Lineage, r.Source.Gen, r.ID); err != nil {
+				return err
+			}
+		}
+		return s.unpinCopy(tx, r)
+	})
+	if err == nil {
+		err = s.cfg.DB.Sync()
 	}
-	return &struct{}{}, nil
+	if err != nil {
+		return fmt.Errorf("delete snapshot %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// collect frees the blocks of the pins just dropped. s.mu is held: no
+// snapshot of the lineages it walks is taken meanwhile (store.Collect must
+// not run beside a Freeze of the lineage it frees). A failure does not undo
+// what was committed: it is logged, and the next Collect (the next delete,
+// or the next start) frees them.
+func (s *Service) collect(what string) {
+	if err := s.cfg.Store.Collect(); err != nil {
+		s.cfg.Logger.Error("free blocks", "after", what, "err", err)
+	}
 }
 
 // CreateVolume makes a volume from a completed snapshot (see
