@@ -3,7 +3,10 @@ package snapshot
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -330,5 +333,72 @@ func TestListChangedBlocksRelatedError(t *testing.T) {
 	setKey(good)
 	if err == nil || isKind(err, ErrUnrelatedSnapshots) {
 		t.Errorf("ListChangedBlocks over a torn lineage record: %v; want the store's error", err)
+	}
+}
+
+// TestDescribeSnapshotsFromRecords: DescribeSnapshots answers the full size
+// from the record once it is known (it no longer reads the block map: a
+// torn lineage record does not change the answer); a record without it (made
+// before) is answered from the map once, and the size saved; and a map
+// that cannot be read is an error, not a size left out.
+func TestDescribeSnapshotsFromRecords(t *testing.T) {
+	s := newStack(t)
+	vol := s.createVolume(1, false, "")
+	v := s.attach(vol)
+	writeAt(t, v, fill(4, 0, 24*bs), 0)
+	snap := s.snapshot(vol)
+	s.detach(vol)
+	r, err := s.snaps.get(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recKey := []byte(prefixSnapshot + snap)
+	rawRecord := func() map[string]any {
+		raw, err := s.meta.Get(recKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	setRaw := func(key []byte, v []byte) {
+		if err := s.meta.Update(func(tx *kv.Txn) error { return tx.Set(key, v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := int64(24 * bs)
+	full := func(what string) {
+		t.Helper()
+		if got := s.describe(snap).FullSnapshotSizeInBytes; got == nil || *got != want {
+			t.Errorf("%s: FullSnapshotSizeInBytes = %v, want %d", what, got, want)
+		}
+	}
+	full("first describe")
+	if m := rawRecord(); !strings.Contains(fmt.Sprint(m), "fullBytes") {
+		t.Errorf("the record after a describe: %v; want the full size kept in it", m)
+	}
+
+	linKey := binary.BigEndian.AppendUint64([]byte{'l'}, r.Source.Lineage)
+	goodLin, err := s.meta.Get(linKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setRaw(linKey, goodLin[:len(goodLin)-1])
+	full("with the lineage record torn")
+
+	m := rawRecord() // as made before records kept the size
+	delete(m, "fullBytes")
+	old, _ := json.Marshal(m)
+	setRaw(recKey, old)
+	if out, err := s.snaps.DescribeSnapshots(s.ctx, &DescribeSnapshotsInput{SnapshotIDs: []string{snap}}); err == nil {
+		t.Errorf("describe of an old record over an unreadable map: %+v, nil; want an error", out.Snapshots)
+	}
+	setRaw(linKey, goodLin)
+	full("an old record")
+	if m := rawRecord(); !strings.Contains(fmt.Sprint(m), "fullBytes") {
+		t.Errorf("an old record after a describe: %v; want the full size saved in it", m)
 	}
 }

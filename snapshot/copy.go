@@ -71,7 +71,7 @@ func (s *Service) CopySnapshot(ctx context.Context, in *CopySnapshotInput) (*Cop
 		desc = fmt.Sprintf("Copied for DestinationSnapshot from SourceSnapshot %s", src.ID)
 	}
 	from := src.Source
-	r := &record{ID: newID("snap-"), Description: desc, Start: s.cfg.Clock.Now(), State: statePending,
+	r := &record{ID: newID("snap-"), Description: desc, Start: s.cfg.Clock.Now(), State: statePending, Full: src.Full,
 		Source: blockdev.SourceInfo{VolumeID: src.Source.VolumeID, SizeGiB: src.Source.SizeGiB, Encrypted: enc || src.Source.Encrypted},
 		Copy:   &copySpec{Source: src.ID, Encrypted: enc || src.Source.Encrypted, KeyID: keyID, Caller: callerOf(ctx), From: &from}}
 	err = s.cfg.DB.Update(func(tx *kv.Txn) error {
@@ -190,12 +190,18 @@ func (s *Service) reencrypt(ctx context.Context, r *record, src blockdev.SourceI
 	if err != nil {
 		return err
 	}
+	var copied uint64
 	blocks := uint64(src.SizeGiB) << 30 / blockdev.BlockSize
 	err = s.cfg.Volumes.CopyInto(ctx, src, lin, arn, blob, keyCtx, blocks, func(done, total uint64) {
+		copied = total
 		s.run.setProgress(r.ID, done, total)
 	})
 	if err != nil {
 		return s.fail(ctx, r, "Given key ID is not accessible", err)
+	}
+	if r.Full == nil {
+		n := int64(copied) * blockdev.BlockSize
+		r.Full = &n
 	}
 	out := blockdev.SourceInfo{VolumeID: src.VolumeID, SizeGiB: src.SizeGiB, Lineage: lin, Gen: 1,
 		Encrypted: true, KmsKeyArn: arn, WrappedKey: blob, KeyContext: keyCtx, DataKeyID: newID("dek-")}
@@ -323,7 +329,7 @@ func (s *Service) RewrapSnapshot(ctx context.Context, in *RewrapSnapshotInput) (
 	if err != nil {
 		return nil, err
 	}
-	return s.info(r), nil
+	return s.info(r)
 }
 
 func (s *Service) rewrap(ctx context.Context, in *RewrapSnapshotInput) (*record, error) {

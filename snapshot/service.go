@@ -77,6 +77,10 @@ type record struct {
 	StateMessage string              `json:"stateMessage,omitempty"`
 	Source       blockdev.SourceInfo `json:"source"`
 	Copy         *copySpec           `json:"copy,omitempty"` // set while a copy is pending
+	// FullSnapshotSizeInBytes, once known: set when a copy completes, else
+	// counted from the block map at the first DescribeSnapshots (and for
+	// records made before it existed).
+	Full *int64 `json:"fullBytes,omitempty"`
 	// Made with the EBS direct APIs (StartSnapshot):
 	Upload      *uploadSpec `json:"upload,omitempty"` // set while the upload is pending
 	Parent      string      `json:"parent,omitempty"` // ParentSnapshotId
@@ -203,9 +207,14 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *DescribeSnapshotsIn
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			out.Snapshots = append(out.Snapshots, *s.info(r))
+		if !ok {
+			continue
 		}
+		info, err := s.info(r)
+		if err != nil {
+			return nil, err
+		}
+		out.Snapshots = append(out.Snapshots, *info)
 	}
 	return out, nil
 }
@@ -232,20 +241,27 @@ func matches(r *record, filters []Filter) (bool, error) {
 	return true, nil
 }
 
-func (s *Service) info(r *record) *Snapshot {
+// info is a snapshot's description with its sizes: the full size from its
+// record (counted once, see fullSize), the unique size from the store's
+// change index of the generations only it covers (it changes as the volume
+// overwrites blocks and other snapshots go). Neither loads the block map
+// once the full size is recorded. s.mu must not be held.
+func (s *Service) info(r *record) (*Snapshot, error) {
 	out := s.summary(r)
-	if r.State == stateCompleted {
-		src := r.Source
-		if v, err := s.cfg.Store.OpenView(src.Lineage, src.Gen, uint64(src.SizeGiB)<<30/store.BlockSize); err == nil {
-			var n int64
-			v.Mapped(func(uint64) { n += store.BlockSize })
-			out.FullSnapshotSizeInBytes = &n
-		}
-		if u, err := s.cfg.Store.UniqueBytes(src.Lineage, src.Gen); err == nil {
-			out.UniqueSizeInBytes = &u
-		}
+	if r.State != stateCompleted {
+		return out, nil
 	}
-	return out
+	full, err := s.fullSize(r)
+	if err != nil {
+		return nil, err
+	}
+	out.FullSnapshotSizeInBytes = full
+	u, err := s.cfg.Store.UniqueBytes(r.Source.Lineage, r.Source.Gen)
+	if err != nil {
+		return nil, fmt.Errorf("unique size of %s: %w", r.ID, err)
+	}
+	out.UniqueSizeInBytes = &u
+	return out, nil
 }
 
 // summary is a snapshot's description without its sizes.
