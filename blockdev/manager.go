@@ -91,6 +91,15 @@ type volumeRecord struct {
 	AttachTime time.Time  `json:"attachTime,omitzero"`
 	AttachedBy *principal `json:"attachedBy,omitempty"`
 	GrantID    string     `json:"grantId,omitempty"`
+	// The snapshot view a volume being created pins until its blocks are
+	// copied (see StartRestore).
+	RestoreFrom *ViewRef `json:"restoreFrom,omitempty"`
+}
+
+// ViewRef names a view of the block store: a lineage at a generation.
+type ViewRef struct {
+	Lineage uint64 `json:"lineage"`
+	Gen     uint64 `json:"gen"`
 }
 
 func (r *volumeRecord) blocks() uint64 { return uint64(r.SizeGiB) << 30 / BlockSize }
@@ -206,18 +215,26 @@ func (m *Manager) Create(ctx context.Context, in *CreateVolumeInput) (*VolumeInf
 }
 
 // saveNew gives a new volume its lineage (reading through to parent's view
-// at parentGen, if parent is not 0), pins it for the volume's head, and
-// saves the record.
+// at parentGen, if parent is not 0) and, in one transaction, pins it for the
+// volume's head, pins the snapshot view it restores from (if any) and saves
+// the record.
 func (m *Manager) saveNew(r *volumeRecord, parent, parentGen uint64) error {
 	id, err := m.cfg.Store.NewLineage(parent, parentGen)
 	if err != nil {
 		return err
 	}
 	r.Lineage = id
-	if err := m.cfg.Store.Pin(id, store.HeadGen, headHolder); err != nil {
-		return err
-	}
-	err = m.cfg.DB.Update(func(tx *kv.Txn) error { return m.save(tx, r) })
+	err = m.cfg.DB.Update(func(tx *kv.Txn) error {
+		if err := m.cfg.Store.PinInTx(tx, id, store.HeadGen, headHolder); err != nil {
+			return err
+		}
+		if f := r.RestoreFrom; f != nil {
+			if err := m.cfg.Store.PinInTx(tx, f.Lineage, f.Gen, restoreHolder(r.ID)); err != nil {
+				return err
+			}
+		}
+		return m.save(tx, r)
+	})
 	if err == nil {
 		err = m.cfg.DB.Sync()
 	}
@@ -316,14 +333,39 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 	if r.State == stateCreating {
 		return awserr.New(ErrIncorrectState, "Volume '%s' is still being created from its snapshot.", id)
 	}
-	if err := m.cfg.Store.Unpin(r.Lineage, store.HeadGen, headHolder); err != nil {
-		return err
-	}
-	err = m.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixVolume + id)) })
+	return m.drop(r)
+}
+
+// drop deletes a volume's record and, in the same transaction, its pins
+// (its head, and the snapshot view it was being restored from); then it
+// frees the blocks nothing else needs. m.mu is held.
+func (m *Manager) drop(r *volumeRecord) error {
+	err := m.cfg.DB.Update(func(tx *kv.Txn) error {
+		if err := tx.Delete([]byte(prefixVolume + r.ID)); err != nil {
+			return err
+		}
+		if err := m.cfg.Store.UnpinInTx(tx, r.Lineage, store.HeadGen, headHolder); err != nil {
+			return err
+		}
+		return m.unpinSource(tx, r)
+	})
 	if err == nil {
 		err = m.cfg.DB.Sync()
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("delete volume %s: %w", r.ID, err)
+	}
+	m.collect("volume " + r.ID + " deleted")
+	return nil
+}
+
+// collect frees the blocks of the pins just dropped. A failure does not
+// undo what was committed: it is logged, and the next Collect (the next
+// delete, or the next start) frees them.
+func (m *Manager) collect(what string) {
+	if err := m.cfg.Store.Collect(); err != nil {
+		m.cfg.Logger.Error("free blocks", "after", what, "err", err)
+	}
 }
 
 // Modify changes a volume's type or grows it while it is detached. It

@@ -3,10 +3,10 @@ package blockdev
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 
-	"github.com/ebs-dev/ebs/blockdev/store"
 	"github.com/ebs-dev/ebs/blockdev/xts"
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/kv"
@@ -66,45 +66,30 @@ func (m *Manager) Snapshot(ctx context.Context, id string, fn func(tx *kv.Txn, s
 	return persist(r.Gen)
 }
 
-// CreateFromSnapshot makes a volume from a snapshot. With the snapshot's
-// CMK (or none named) it shares the snapshot's blocks and data key, re-wrapped
-// for the new volume with ReEncrypt: instant, nothing is copied until
-// written. With another CMK, or to encrypt an unencrypted snapshot, it takes
-// a new data key and copies every block, re-encrypted. An encrypted snapshot
+// Restore is a volume being made from a snapshot: its record is saved and
+// it holds the snapshot's view (it reads through to it, or pins it for its
+// copy), so that the snapshot may be deleted from then on.
+type Restore struct {
+	r    *volumeRecord
+	src  SourceInfo
+	copy bool
+}
+
+// ID is the new volume's id.
+func (rs *Restore) ID() string { return rs.r.ID }
+
+// restoreHolder pins the snapshot's view for a volume whose blocks are
+// being copied from it.
+func restoreHolder(volumeID string) string { return "restore:" + volumeID }
+
+// StartRestore makes a volume from a snapshot, up to its blocks. With the
+// snapshot's CMK (or none named) it shares the snapshot's blocks and data
+// key, re-wrapped for the new volume with ReEncrypt: instant, nothing is
+// copied until written. With another CMK, or to encrypt an unencrypted
+// snapshot, it takes a new data key and the volume is "creating" until
+// FinishRestore has copied every block, re-encrypted. An encrypted snapshot
 // always gives an encrypted volume.
-func (m *Manager) CreateFromSnapshot(ctx context.Context, in *CreateVolumeInput, snapshotID string, src SourceInfo) (*VolumeInfo, error) {
-	r, copyNeeded, err := m.createFromSnapshot(ctx, in, snapshotID, src)
-	if err != nil || !copyNeeded {
-		return m.infoLocked(r), err
-	}
-	// The full copy runs without the manager's lock: other volumes are not
-	// held up. The new volume is "creating" until it is done.
-	err = m.CopyInto(ctx, src, r.Lineage, r.KmsKeyArn, r.WrappedKey, map[string]string{"aws:ebs:id": r.ID}, r.blocks(), nil)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err != nil {
-		m.cfg.Store.Unpin(r.Lineage, store.HeadGen, headHolder)
-		m.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixVolume + r.ID)) })
-		return nil, fmt.Errorf("copy snapshot blocks into %s: %w", r.ID, err)
-	}
-	if r, err = m.update(r.ID, func(r *volumeRecord) error { r.State = stateAvailable; return nil }); err != nil {
-		return nil, err
-	}
-	return m.info(r), nil
-}
-
-func (m *Manager) infoLocked(r *volumeRecord) *VolumeInfo {
-	if r == nil {
-		return nil
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.info(r)
-}
-
-// createFromSnapshot makes the new volume's record and key, and says
-// whether its blocks must be copied (a new data key) or are shared.
-func (m *Manager) createFromSnapshot(ctx context.Context, in *CreateVolumeInput, snapshotID string, src SourceInfo) (*volumeRecord, bool, error) {
+func (m *Manager) StartRestore(ctx context.Context, in *CreateVolumeInput, snapshotID string, src SourceInfo) (*Restore, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	size := in.Size
@@ -112,11 +97,11 @@ func (m *Manager) createFromSnapshot(ctx context.Context, in *CreateVolumeInput,
 		size = src.SizeGiB
 	}
 	if size < src.SizeGiB || size > 16384 {
-		return nil, false, awserr.New(ErrInvalidParameterValue, "The volume size %d GiB is invalid for snapshot %s: it must be at least the snapshot's %d GiB.", size, snapshotID, src.SizeGiB)
+		return nil, awserr.New(ErrInvalidParameterValue, "The volume size %d GiB is invalid for snapshot %s: it must be at least the snapshot's %d GiB.", size, snapshotID, src.SizeGiB)
 	}
 	enc, keyID, err := m.encryptionFor(in.Encrypted, in.KmsKeyID)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if src.Encrypted && in.KmsKeyID == "" {
 		keyID = src.KmsKeyArn
@@ -124,13 +109,69 @@ func (m *Manager) createFromSnapshot(ctx context.Context, in *CreateVolumeInput,
 	r := &volumeRecord{ID: newID("vol-"), SizeGiB: size, VolumeType: orDefault(in.VolumeType, "gp3"), Created: m.cfg.Clock.Now(),
 		Gen: 1, State: stateAvailable, SnapshotID: snapshotID}
 	if err := m.keyFromSnapshot(ctx, r, src, enc || src.Encrypted, keyID); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if !r.Encrypted || r.DataKeyID == src.DataKeyID {
-		return r, false, m.saveNew(r, src.Lineage, src.Gen) // shares the blocks
+		return &Restore{r: r, src: src}, m.saveNew(r, src.Lineage, src.Gen) // shares the blocks
 	}
-	r.State = stateCreating
-	return r, true, m.saveNew(r, 0, 0)
+	r.State, r.RestoreFrom = stateCreating, &ViewRef{Lineage: src.Lineage, Gen: src.Gen}
+	return &Restore{r: r, src: src, copy: true}, m.saveNew(r, 0, 0)
+}
+
+// FinishRestore copies the blocks of a restore that needs it, without the
+// manager's lock (other volumes are not held up), telling progress (if set)
+// how far it is; then the volume is available and lets the snapshot's view
+// go. If the copy fails, the volume is deleted.
+func (m *Manager) FinishRestore(ctx context.Context, rs *Restore, progress func(done, total uint64)) (*VolumeInfo, error) {
+	r := rs.r
+	if !rs.copy {
+		return m.infoLocked(r), nil
+	}
+	err := m.CopyInto(ctx, rs.src, r.Lineage, r.KmsKeyArn, r.WrappedKey, map[string]string{"aws:ebs:id": r.ID}, r.blocks(), progress)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil {
+		if derr := m.drop(r); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return nil, fmt.Errorf("copy snapshot blocks into %s: %w", r.ID, err)
+	}
+	err = m.cfg.DB.Update(func(tx *kv.Txn) error {
+		cur, err := m.load(tx, r.ID)
+		if err != nil {
+			return err
+		}
+		if err := m.unpinSource(tx, cur); err != nil {
+			return err
+		}
+		cur.State, r = stateAvailable, cur
+		return m.save(tx, cur)
+	})
+	if err == nil {
+		err = m.cfg.DB.Sync()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create volume %s: %w", r.ID, err)
+	}
+	m.collect("volume " + r.ID + " restored")
+	return m.info(r), nil
+}
+
+func (m *Manager) infoLocked(r *volumeRecord) *VolumeInfo {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.info(r)
+}
+
+// unpinSource lets go, in tx, the snapshot view a restored volume pinned
+// for its copy.
+func (m *Manager) unpinSource(tx *kv.Txn, r *volumeRecord) error {
+	if r.RestoreFrom == nil {
+		return nil
+	}
+	err := m.cfg.Store.UnpinInTx(tx, r.RestoreFrom.Lineage, r.RestoreFrom.Gen, restoreHolder(r.ID))
+	r.RestoreFrom = nil
+	return err
 }
 
 func orDefault(s, def string) string {

@@ -69,36 +69,31 @@ func TestSnapshotBadInput(t *testing.T) {
 	}
 	d.fails("InvalidParameterDependency", "ec2", "copy-snapshot", "--source-snapshot-id", snap, "--kms-key-id", "alias/bad-two")
 
-	// A copy under another CMK re-encrypts 128 MiB: while it is pending,
-	// it cannot be copied and its source cannot be deleted.
+	// A copy under another CMK re-encrypts 128 MiB: while it is pending, it
+	// cannot be copied. Its source can be deleted, as on AWS (DeleteSnapshot
+	// refuses only the snapshots of an AMI or of AWS Backup): the copy holds
+	// its own pin on the source's view and completes from it.
 	cp := snapCopy(t, d, "--source-snapshot-id", src, "--encrypted", "--kms-key-id", "alias/bad-two")
 	stateBefore := snapDescribe(t, d, cp)
 	copyOfPending := d.ebs("ec2", "copy-snapshot", "--source-snapshot-id", cp)
 	deleteSource := d.ebs("ec2", "delete-snapshot", "--snapshot-id", src)
 	stateAfter := snapDescribe(t, d, cp)
 	t.Logf("the copy was %v (%v) before, %v (%v) after the two calls", stateBefore["State"], stateBefore["Progress"], stateAfter["State"], stateAfter["Progress"])
-	wantErr := func(what string, r result, code string) {
-		t.Helper()
-		if r.code != 254 || !strings.HasPrefix(r.stderr, "An error occurred ("+code+")") {
-			t.Errorf("%s: exit %d, %q%q; want %s", what, r.code, r.stdout, r.stderr, code)
-		}
+	if deleteSource.code != 0 {
+		t.Errorf("delete-snapshot of the source of a copy: exit %d, %q; want it deleted", deleteSource.code, deleteSource.stderr)
 	}
+	src = snapCreate(t, d, vol) // for the checks below
 	if stateAfter["State"] == "pending" {
-		wantErr("copy-snapshot of a pending copy", copyOfPending, "IncorrectState")
-		wantErr("delete-snapshot of the source of a pending copy", deleteSource, "InvalidSnapshot.InUse")
-		if !strings.Contains(deleteSource.stderr, cp) {
-			t.Errorf("delete-snapshot of a copy's source: the message does not name the copy %s: %s", cp, deleteSource.stderr)
+		if copyOfPending.code != 254 || !strings.HasPrefix(copyOfPending.stderr, "An error occurred (IncorrectState)") {
+			t.Errorf("copy-snapshot of a pending copy: exit %d, %q%q; want IncorrectState", copyOfPending.code, copyOfPending.stdout, copyOfPending.stderr)
 		}
 	} else {
-		t.Logf("SKIP of the pending-copy assertions: the copy of 128 MiB completed within two CLI calls (copy-snapshot: exit %d %s; delete-snapshot: exit %d %s)",
-			copyOfPending.code, copyOfPending.stderr, deleteSource.code, deleteSource.stderr)
+		t.Logf("SKIP of the pending-copy assertion: the copy of 128 MiB completed within two CLI calls (copy-snapshot: exit %d %s)",
+			copyOfPending.code, copyOfPending.stderr)
 		if copyOfPending.code == 0 {
 			extra := str(t, decodeJSON(t, copyOfPending.stdout), "SnapshotId")
 			snapWait(t, d, extra)
 			d.ok("ec2", "delete-snapshot", "--snapshot-id", extra)
-		}
-		if deleteSource.code == 0 { // the copy was done: src is gone, take it again
-			src = snapCreate(t, d, vol)
 		}
 	}
 	snapWait(t, d, cp)

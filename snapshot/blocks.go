@@ -120,8 +120,14 @@ func (s *Service) ListChangedBlocks(ctx context.Context, in *ListChangedBlocksIn
 			return nil, err
 		}
 	}
-	if first != nil && !s.related(first, second) {
-		return nil, awserr.New(ErrUnrelatedSnapshots, "UNRELATED_SNAPSHOTS: %s and %s do not share a data key and a volume lineage.", first.ID, second.ID)
+	if first != nil {
+		ok, err := s.related(first, second)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, awserr.New(ErrUnrelatedSnapshots, "UNRELATED_SNAPSHOTS: %s and %s do not share a data key and a volume lineage.", first.ID, second.ID)
+		}
 	}
 	changed, err := s.changed(first, fv, second, sv)
 	if err != nil {
@@ -180,12 +186,12 @@ func (s *Service) changed(first *record, fv *store.View, second *record, sv *sto
 
 // related reports whether two snapshots can be compared, as AWS asks: they
 // share a data key and come from one volume lineage.
-func (s *Service) related(a, b *record) bool {
+func (s *Service) related(a, b *record) (bool, error) {
 	if a.Source.DataKeyID != b.Source.DataKeyID {
-		return false
+		return false, nil
 	}
 	if a.Source.Encrypted {
-		return true // one data key: one lineage of volumes and snapshots
+		return true, nil // one data key: one lineage of volumes and snapshots
 	}
 	return s.cfg.Store.Related(a.Source.Lineage, b.Source.Lineage)
 }

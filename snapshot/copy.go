@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/ebs-dev/ebs/blockdev"
 	"github.com/ebs-dev/ebs/internal/awserr"
@@ -21,68 +20,15 @@ type copySpec struct {
 	KeyID     string `json:"keyId,omitempty"`
 	Lineage   uint64 `json:"lineage,omitempty"` // the new lineage being filled, if any
 	Caller    caller `json:"caller"`
+	// The source's view and key when the copy started, pinned for the copy
+	// (sourceHolder) so that the source may be deleted meanwhile. Records
+	// made before it existed have none: the copy reads and pins the source's
+	// record when it resumes.
+	From *blockdev.SourceInfo `json:"from,omitempty"`
 }
 
-// runner tracks background work: copies in flight and their progress.
-type runner struct {
-	mu   sync.Mutex
-	jobs map[string]*job // by destination snapshot id
-	ctx  context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
-}
-
-type job struct {
-	source   string
-	progress int
-	cancel   context.CancelFunc
-}
-
-func (r *runner) init() {
-	r.jobs = map[string]*job{}
-	r.ctx, r.stop = context.WithCancel(context.Background())
-}
-
-func (r *runner) progress(id string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if j := r.jobs[id]; j != nil {
-		return j.progress
-	}
-	return 0
-}
-
-func (r *runner) copies() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, j := range r.jobs {
-		if j.source != "" {
-			n++
-		}
-	}
-	return n
-}
-
-func (r *runner) copyingFrom(source string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for id, j := range r.jobs {
-		if j.source == source {
-			return id
-		}
-	}
-	return ""
-}
-
-func (r *runner) cancel(id string) {
-	r.mu.Lock()
-	j := r.jobs[id]
-	r.mu.Unlock()
-	if j != nil {
-		j.cancel()
-	}
-}
+func copyHolder(id string) string   { return "copy:" + id }
+func sourceHolder(id string) string { return "copy-source:" + id }
 
 // Close stops background work (a restart resumes pending copies) and waits.
 func (s *Service) Close() error {
@@ -97,7 +43,8 @@ func (s *Service) Close() error {
 // and every block encrypted; an encrypted source copied under its own key
 // shares its blocks and data key (nothing is copied); under another key it
 // gets a new data key and every block re-encrypted. A copy of an encrypted
-// snapshot is always encrypted.
+// snapshot is always encrypted. The new record pins the source's view, in
+// the transaction that saves it.
 func (s *Service) CopySnapshot(ctx context.Context, in *CopySnapshotInput) (*CopySnapshotOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,29 +70,32 @@ func (s *Service) CopySnapshot(ctx context.Context, in *CopySnapshotInput) (*Cop
 	if desc == "" {
 		desc = fmt.Sprintf("Copied for DestinationSnapshot from SourceSnapshot %s", src.ID)
 	}
-	r := &record{ID: newID("snap-"), Description: desc, Start: s.cfg.Clock.Now(), State: statePending,
+	from := src.Source
+	r := &record{ID: newID("snap-"), Description: desc, Start: s.cfg.Clock.Now(), State: statePending, Full: src.Full,
 		Source: blockdev.SourceInfo{VolumeID: src.Source.VolumeID, SizeGiB: src.Source.SizeGiB, Encrypted: enc || src.Source.Encrypted},
-		Copy:   &copySpec{Source: src.ID, Encrypted: enc || src.Source.Encrypted, KeyID: keyID, Caller: callerOf(ctx)}}
-	if err := s.put(r); err != nil {
+		Copy:   &copySpec{Source: src.ID, Encrypted: enc || src.Source.Encrypted, KeyID: keyID, Caller: callerOf(ctx), From: &from}}
+	err = s.cfg.DB.Update(func(tx *kv.Txn) error {
+		if err := s.cfg.Store.PinInTx(tx, from.Lineage, from.Gen, sourceHolder(r.ID)); err != nil {
+			return err
+		}
+		return save(tx, r)
+	})
+	if err == nil {
+		err = s.cfg.DB.Sync()
+	}
+	if err != nil {
 		return nil, err
 	}
 	s.startCopy(r)
 	return &CopySnapshotOutput{SnapshotID: r.ID}, nil
 }
 
+// startCopy runs a pending copy in the background. The copy owns r. A
+// cancelled copy (DeleteSnapshot, Close) changes nothing: its record and
+// pins stay for DeleteSnapshot to drop, or for the restart to resume.
 func (s *Service) startCopy(r *record) {
-	ctx, cancel := context.WithCancel(s.run.ctx)
-	s.run.mu.Lock()
-	s.run.jobs[r.ID] = &job{source: r.Copy.Source, cancel: cancel}
-	s.run.mu.Unlock()
-	s.run.wg.Add(1)
-	go func() {
-		defer s.run.wg.Done()
-		defer cancel()
+	s.run.start(r.ID, r.Copy.Source, func(ctx context.Context) {
 		err := s.copy(r.Copy.Caller.context(ctx), r)
-		s.run.mu.Lock()
-		delete(s.run.jobs, r.ID)
-		s.run.mu.Unlock()
 		switch {
 		case err == nil:
 		case errors.Is(err, context.Canceled):
@@ -153,32 +103,32 @@ func (s *Service) startCopy(r *record) {
 		default:
 			s.cfg.Logger.Error("snapshot copy failed", "snapshot", r.ID, "err", err)
 		}
-	}()
+	})
 }
 
 // copy does the work of a pending copy and records the outcome.
 func (s *Service) copy(ctx context.Context, r *record) error {
-	src, err := s.get(r.Copy.Source)
-	if err != nil {
-		return s.fail(r, "The source snapshot no longer exists.", err)
+	if err := s.pinSource(r); errors.Is(err, errSourceGone) {
+		return s.fail(ctx, r, "The source snapshot no longer exists.", err)
+	} else if err != nil {
+		return err
 	}
-	spec := r.Copy
-	if spec.Lineage != 0 { // a restart interrupted an earlier attempt: start over
-		if err := s.cfg.Store.Unpin(spec.Lineage, 1, copyHolder(r.ID)); err != nil {
+	if r.Copy.Lineage != 0 { // a restart interrupted an earlier attempt: start over
+		if err := s.restartCopy(r); err != nil {
 			return err
 		}
-		spec.Lineage = 0
 	}
+	src := *r.Copy.From
 	keyCtx := map[string]string{"aws:ebs:id": r.ID}
 	switch {
-	case !spec.Encrypted: // unencrypted to unencrypted: share the blocks
-		return s.complete(r, src.Source)
-	case src.Source.Encrypted && sameKey(ctx, s, spec.KeyID, src.Source.KmsKeyArn):
-		arn, blob, err := s.cfg.Volumes.Rewrap(ctx, src.Source.WrappedKey, src.Source.KeyContext, src.Source.KmsKeyArn, keyCtx)
+	case !r.Copy.Encrypted: // unencrypted to unencrypted: share the blocks
+		return s.complete(r, src)
+	case src.Encrypted && sameKey(ctx, s, r.Copy.KeyID, src.KmsKeyArn):
+		arn, blob, err := s.cfg.Volumes.Rewrap(ctx, src.WrappedKey, src.KeyContext, src.KmsKeyArn, keyCtx)
 		if err != nil {
-			return s.fail(r, "Given key ID is not accessible", err)
+			return s.fail(ctx, r, "Given key ID is not accessible", err)
 		}
-		shared := src.Source
+		shared := src
 		shared.KmsKeyArn, shared.WrappedKey, shared.KeyContext = arn, blob, keyCtx
 		return s.complete(r, shared)
 	}
@@ -189,107 +139,172 @@ func sameKey(ctx context.Context, s *Service, keyID, arn string) bool {
 	return keyID == arn || s.cfg.Volumes.KeyArn(ctx, keyID) == arn
 }
 
-// reencrypt copies every block into a new lineage under a new data key.
-func (s *Service) reencrypt(ctx context.Context, r *record, src *record, keyCtx map[string]string) error {
-	arn, blob, err := s.cfg.Volumes.NewDataKey(ctx, r.Copy.KeyID, keyCtx)
-	if err != nil {
-		return s.fail(r, "Given key ID is not accessible", err)
+// pinSource gives a copy recorded before copies pinned their source (no
+// From) its source's view, pinned, from the source's record.
+func (s *Service) pinSource(r *record) error {
+	if r.Copy.From != nil {
+		return nil
 	}
-	lin, err := s.cfg.Store.NewLineage(0, 0)
-	if err == nil {
-		err = s.cfg.Store.Pin(lin, 1, copyHolder(r.ID))
-	}
-	if err != nil {
-		return err
-	}
-	r.Copy.Lineage = lin
-	if err := s.putIfExists(r); err != nil {
-		s.cfg.Store.Unpin(lin, 1, copyHolder(r.ID))
-		return err
-	}
-	blocks := uint64(src.Source.SizeGiB) << 30 / blockdev.BlockSize
-	err = s.cfg.Volumes.CopyInto(ctx, src.Source, lin, arn, blob, keyCtx, blocks, func(done, total uint64) {
-		s.setProgress(r.ID, done, total)
-	})
-	if err != nil {
-		s.cfg.Store.Unpin(lin, 1, copyHolder(r.ID))
-		if errors.Is(err, context.Canceled) {
+	return s.updateCopy(r, func(tx *kv.Txn) error {
+		src, err := s.load(tx, r.Copy.Source)
+		if errors.Is(err, ErrSnapshotNotFound) || (err == nil && src.State != stateCompleted) {
+			return fmt.Errorf("%w: %s", errSourceGone, r.Copy.Source)
+		}
+		if err != nil {
 			return err
 		}
-		return s.fail(r, "Given key ID is not accessible", err)
-	}
-	out := blockdev.SourceInfo{VolumeID: src.Source.VolumeID, SizeGiB: src.Source.SizeGiB, Lineage: lin, Gen: 1,
-		Encrypted: true, KmsKeyArn: arn, WrappedKey: blob, KeyContext: keyCtx, DataKeyID: newID("dek-")}
-	return s.complete(r, out)
+		r.Copy.From = &src.Source
+		return s.cfg.Store.PinInTx(tx, src.Source.Lineage, src.Source.Gen, sourceHolder(r.ID))
+	})
 }
 
-func copyHolder(id string) string { return "copy:" + id }
+var errSourceGone = errors.New("the source snapshot no longer exists")
 
-// putIfExists saves a pending copy's record unless it was deleted
-// (cancelled) meanwhile, which it reports as context.Canceled.
-func (s *Service) putIfExists(r *record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.get(r.ID); err != nil {
-		return context.Canceled
-	}
-	return s.put(r)
-}
-
-func (s *Service) setProgress(id string, done, total uint64) {
-	s.run.mu.Lock()
-	defer s.run.mu.Unlock()
-	if j := s.run.jobs[id]; j != nil && total > 0 {
-		j.progress = int(done * 99 / total)
-	}
-}
-
-// complete pins the copy's view for it and marks it completed, unless it
-// was deleted (cancelled) meanwhile.
-func (s *Service) complete(r *record, src blockdev.SourceInfo) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.get(r.ID); err != nil {
-		if src.Lineage != 0 && r.Copy.Lineage == src.Lineage {
-			s.cfg.Store.Unpin(src.Lineage, src.Gen, copyHolder(r.ID))
-		}
-		return context.Canceled
-	}
-	copied := r.Copy.Lineage
-	r.Source, r.State, r.Copy = src, stateCompleted, nil
-	err := s.cfg.DB.Update(func(tx *kv.Txn) error {
-		if err := s.cfg.Store.PinInTx(tx, src.Lineage, src.Gen, r.ID); err != nil {
-			return err
-		}
-		return save(tx, r)
+// restartCopy drops the lineage an interrupted attempt was filling.
+func (s *Service) restartCopy(r *record) error {
+	lin := r.Copy.Lineage
+	err := s.updateCopy(r, func(tx *kv.Txn) error {
+		r.Copy.Lineage = 0
+		return s.cfg.Store.UnpinInTx(tx, lin, 1, copyHolder(r.ID))
 	})
 	if err == nil {
-		err = s.cfg.DB.Sync()
-	}
-	if err == nil && copied != 0 {
-		err = s.cfg.Store.Unpin(copied, 1, copyHolder(r.ID))
+		s.collectLocked("copy " + r.ID + " restarted")
 	}
 	return err
 }
 
-// fail ends a copy in the error state with AWS's message; the cause is
-// logged.
-func (s *Service) fail(r *record, msg string, cause error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.get(r.ID); err != nil {
-		return context.Canceled
+// reencrypt copies every block into a new lineage under a new data key.
+func (s *Service) reencrypt(ctx context.Context, r *record, src blockdev.SourceInfo, keyCtx map[string]string) error {
+	arn, blob, err := s.cfg.Volumes.NewDataKey(ctx, r.Copy.KeyID, keyCtx)
+	if err != nil {
+		return s.fail(ctx, r, "Given key ID is not accessible", err)
 	}
-	r.State, r.StateMessage, r.Copy = stateError, msg, nil
-	if err := s.put(r); err != nil {
+	lin, err := s.cfg.Store.NewLineage(0, 0)
+	if err != nil {
 		return err
 	}
+	err = s.updateCopy(r, func(tx *kv.Txn) error {
+		r.Copy.Lineage = lin
+		return s.cfg.Store.PinInTx(tx, lin, 1, copyHolder(r.ID))
+	})
+	if err != nil {
+		return err
+	}
+	var copied uint64
+	blocks := uint64(src.SizeGiB) << 30 / blockdev.BlockSize
+	err = s.cfg.Volumes.CopyInto(ctx, src, lin, arn, blob, keyCtx, blocks, func(done, total uint64) {
+		copied = total
+		s.run.setProgress(r.ID, done, total)
+	})
+	if err != nil {
+		return s.fail(ctx, r, "Given key ID is not accessible", err)
+	}
+	if r.Full == nil {
+		n := int64(copied) * blockdev.BlockSize
+		r.Full = &n
+	}
+	out := blockdev.SourceInfo{VolumeID: src.VolumeID, SizeGiB: src.SizeGiB, Lineage: lin, Gen: 1,
+		Encrypted: true, KmsKeyArn: arn, WrappedKey: blob, KeyContext: keyCtx, DataKeyID: newID("dek-")}
+	return s.complete(r, out)
+}
+
+// updateCopy saves a pending copy's record after fn, in fn's transaction
+// (which pins or unpins what the change needs), unless the record was
+// deleted meanwhile, which it reports as context.Canceled.
+func (s *Service) updateCopy(r *record, fn func(tx *kv.Txn) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.cfg.DB.Update(func(tx *kv.Txn) error {
+		if _, err := s.load(tx, r.ID); err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return save(tx, r)
+	})
+	if errors.Is(err, ErrSnapshotNotFound) {
+		return context.Canceled
+	}
+	if err != nil {
+		return err
+	}
+	return s.cfg.DB.Sync()
+}
+
+// complete marks a copy completed with the view src, in one transaction:
+// the view pinned for the snapshot, and the copy's own pins (its source,
+// the lineage it filled) dropped.
+func (s *Service) complete(r *record, src blockdev.SourceInfo) error {
+	err := s.updateCopy(r, func(tx *kv.Txn) error {
+		if err := s.cfg.Store.PinInTx(tx, src.Lineage, src.Gen, r.ID); err != nil {
+			return err
+		}
+		if err := s.unpinCopy(tx, r); err != nil {
+			return err
+		}
+		r.Source, r.State, r.Copy = src, stateCompleted, nil
+		return nil
+	})
+	if err == nil {
+		s.collectLocked("copy " + r.ID + " completed")
+	}
+	return err
+}
+
+// fail ends a copy in the error state with AWS's message, dropping its
+// pins in the same transaction; the cause is logged. A copy stopped by
+// DeleteSnapshot or Close is not failed: it only stops.
+func (s *Service) fail(ctx context.Context, r *record, msg string, cause error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.updateCopy(r, func(tx *kv.Txn) error {
+		if err := s.unpinCopy(tx, r); err != nil {
+			return err
+		}
+		r.State, r.StateMessage, r.Copy = stateError, msg, nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.collectLocked("copy " + r.ID + " failed")
 	return fmt.Errorf("%s: %w", msg, cause)
 }
 
-// Start resumes the copies and encrypt-volume tasks a restart interrupted,
-// and starts the timeouts of pending uploads (which stay resumable).
+// unpinCopy drops, in tx, the pins a pending copy holds: its source's view
+// and the lineage it is filling.
+func (s *Service) unpinCopy(tx *kv.Txn, r *record) error {
+	c := r.Copy
+	if c == nil {
+		return nil
+	}
+	if c.From != nil {
+		if err := s.cfg.Store.UnpinInTx(tx, c.From.Lineage, c.From.Gen, sourceHolder(r.ID)); err != nil {
+			return err
+		}
+	}
+	if c.Lineage != 0 {
+		return s.cfg.Store.UnpinInTx(tx, c.Lineage, 1, copyHolder(r.ID))
+	}
+	return nil
+}
+
+// collectLocked is collect with s.mu taken.
+func (s *Service) collectLocked(what string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.collect(what)
+}
+
+// Start frees what a crash left to free, resumes the copies and
+// encrypt-volume tasks a restart interrupted, and starts the timeouts of
+// pending uploads (which stay resumable).
 func (s *Service) Start(ctx context.Context) error {
+	if err := s.cfg.Store.Collect(); err != nil {
+		return err
+	}
 	if err := s.dropStaleSums(); err != nil {
 		return err
 	}
@@ -310,6 +325,14 @@ func (s *Service) Start(ctx context.Context) error {
 // RewrapSnapshot keeps a snapshot's data key and re-wraps it under another
 // CMK with ReEncrypt: instant, metadata only.
 func (s *Service) RewrapSnapshot(ctx context.Context, in *RewrapSnapshotInput) (*Snapshot, error) {
+	r, err := s.rewrap(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.info(r)
+}
+
+func (s *Service) rewrap(ctx context.Context, in *RewrapSnapshotInput) (*record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.get(in.SnapshotID)
@@ -332,5 +355,5 @@ func (s *Service) RewrapSnapshot(ctx context.Context, in *RewrapSnapshotInput) (
 		return nil, err
 	}
 	s.keys.drop(r.ID)
-	return s.info(r), nil
+	return r, nil
 }

@@ -51,4 +51,55 @@
 // upload: Close empties the table, lets go of it, then closes each upload
 // under its own lock), then upload.stateMu and the data-key cache's lock,
 // leaves. The store's locks come after all of them.
+//
+// # Records and pins
+//
+// A snapshot's record and the pins it holds change in one metadata
+// transaction (store.PinInTx, store.UnpinInTx): created with its pin,
+// deleted with its pin, a copy started with a pin on its source's view,
+// completed or failed with the copy's pins dropped. The blocks a dropped pin
+// alone held are freed after the commit by store.Collect; a crash in between
+// leaves a collect key that the next Collect (Start runs one) finishes. So a
+// crash never leaves a record without its pin, nor a pin without its record.
+//
+// A copy pins its source's view ("copy-source:<id>") and keeps the source's
+// view and key in its record, so the source can be deleted while it runs,
+// as on AWS (DeleteSnapshot refuses only an AMI's or AWS Backup's
+// snapshots): the copy completes from the view it pinned. CreateVolume
+// holds the catalogue lock only until the new volume holds the snapshot's
+// view (blockdev.Manager.StartRestore); the blocks are copied without it.
+//
+// DescribeSnapshots answers from the records: FullSnapshotSizeInBytes is
+// kept in the record (a copy records it when it completes; otherwise it is
+// counted from the block map once and saved, for records made before too).
+// UniqueSizeInBytes, which changes as the volume overwrites blocks and other
+// snapshots go, is counted from the change index of the generations only
+// the snapshot covers (store.UniqueBytes), not from the block map.
+//
+// # Lock order
+//
+// A lock may be taken while holding those above it:
+//
+//	Service.tasksMu   encrypt-volume calls and clean-ups, one at a time
+//	  Service.mu      the catalogue: every change of a record
+//	    Service.blocksMu          exclusive while a record and its pins go; shared by block reads
+//	    blockdev.Manager.mu       CreateSnapshot, CreateVolume (StartRestore)
+//	    upload.mu, uploads.mu...  the EBS direct uploads, in the order given above
+//	    store.Store.gcMu          Collect, run with Service.mu held (see below)
+//	    runner.mu, keyCache.mu, viewCache.mu: leaves
+//
+// Service.mu is not held while a copy runs, nor while DeleteSnapshot waits
+// for a cancelled copy to stop (the copy takes Service.mu to record its
+// outcome); Service.tasksMu is held while cleanup waits for a task to stop
+// (tasks never take it). fullSize takes Service.blocksMu shared, then,
+// having let it go, Service.mu. The KMS's key-deletion guard (KeyUsers)
+// takes no lock of the service or the manager: they call the KMS while
+// holding theirs.
+//
+// store.Collect must not run beside a Freeze of a lineage it frees (its walk
+// reads the pins first). Every Freeze runs under Service.mu (CreateSnapshot,
+// CompleteSnapshot), so the service collects with it held; the volume
+// manager collects under Manager.mu, which every Freeze of a volume's head
+// also holds (an upload's lineage, frozen by CompleteSnapshot, has had no
+// pin dropped yet, so no collect key names it).
 package snapshot

@@ -57,19 +57,23 @@ func (s *Service) saveTask(t *task) error {
 // EncryptVolume makes an encrypted copy of an unencrypted volume and leaves
 // the original untouched. Calling it again for the same volume reports (and,
 // if it failed or was interrupted, resumes) the same task; Cleanup deletes
-// what an unfinished task made.
+// what an unfinished task made. Calls are serialised (tasksMu), so that two
+// concurrent calls never start two tasks for one volume.
 func (s *Service) EncryptVolume(ctx context.Context, in *EncryptVolumeInput) (*EncryptVolumeTask, error) {
 	if in.VolumeID == "" {
 		return nil, awserr.New(blockdev.ErrMissingParameter, "The request must contain the parameter VolumeId.")
 	}
+	s.tasksMu.Lock()
+	defer s.tasksMu.Unlock()
+	if in.Cleanup {
+		return s.cleanupTask(ctx, in.VolumeID)
+	}
+	running := s.run.running(taskJob(in.VolumeID)) // before the load: a task saves its end before it stops running
 	t, err := s.loadTask(in.VolumeID)
 	if err != nil {
 		return nil, err
 	}
-	if in.Cleanup {
-		return s.cleanupTask(ctx, t, in.VolumeID)
-	}
-	if t != nil && (t.State == taskCompleted || s.run.taskRunning(in.VolumeID)) {
+	if t != nil && (t.State == taskCompleted || running) {
 		return s.describeTask(t), nil
 	}
 	if t == nil || t.State == taskCleaned {
@@ -118,33 +122,24 @@ func (s *Service) describeTask(t *task) *EncryptVolumeTask {
 	return &out
 }
 
-func (r *runner) taskRunning(volumeID string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.jobs["task:"+volumeID] != nil
-}
+func taskJob(volumeID string) string { return "task:" + volumeID }
 
+// startTask runs a task in the background, on its own copy of t: the
+// caller's t is not touched again. The task saves its outcome before it
+// stops running.
 func (s *Service) startTask(t *task) {
-	ctx, cancel := context.WithCancel(s.run.ctx)
-	s.run.mu.Lock()
-	s.run.jobs["task:"+t.SourceVolumeID] = &job{cancel: cancel}
-	s.run.mu.Unlock()
-	s.run.wg.Add(1)
-	go func() {
-		defer s.run.wg.Done()
-		defer cancel()
-		err := s.runTask(t.Caller.context(ctx), t)
-		s.run.mu.Lock()
-		delete(s.run.jobs, "task:"+t.SourceVolumeID)
-		s.run.mu.Unlock()
-		if err != nil && !errors.Is(err, context.Canceled) {
-			t.State, t.Message = taskFailed, err.Error()
-			if serr := s.saveTask(t); serr != nil {
-				s.cfg.Logger.Error("save encrypt-volume task", "err", serr)
-			}
-			s.cfg.Logger.Error("encrypt-volume failed", "volume", t.SourceVolumeID, "err", err)
+	own := *t
+	s.run.start(taskJob(own.SourceVolumeID), "", func(ctx context.Context) {
+		err := s.runTask(own.Caller.context(ctx), &own)
+		if err == nil || errors.Is(err, context.Canceled) {
+			return
 		}
-	}()
+		own.State, own.Message = taskFailed, err.Error()
+		if serr := s.saveTask(&own); serr != nil {
+			s.cfg.Logger.Error("save encrypt-volume task", "err", serr)
+		}
+		s.cfg.Logger.Error("encrypt-volume failed", "volume", own.SourceVolumeID, "err", err)
+	})
 }
 
 // runTask runs the steps not done yet.
@@ -172,6 +167,9 @@ func (s *Service) runTask(ctx context.Context, t *task) error {
 		}
 	}
 	if err := s.waitCompleted(ctx, t.EncryptedSnapshotID); err != nil {
+		if ctx.Err() != nil {
+			return err // stopped (a restart resumes the task and its copy)
+		}
 		// The copy failed (a disabled key, say): drop it, so that running
 		// encrypt-volume again makes a new one.
 		if _, derr := s.DeleteSnapshot(ctx, &SnapshotIDInput{SnapshotID: t.EncryptedSnapshotID}); derr == nil || errors.Is(derr, ErrSnapshotNotFound) {
@@ -213,22 +211,25 @@ func (s *Service) waitCompleted(ctx context.Context, id string) error {
 	}
 }
 
-// cleanupTask deletes the snapshots an unfinished task made.
-func (s *Service) cleanupTask(ctx context.Context, t *task, volumeID string) (*EncryptVolumeTask, error) {
+// cleanupTask stops a volume's unfinished task and deletes the snapshots
+// it made (deleting a pending copy cancels it). s.tasksMu is held.
+func (s *Service) cleanupTask(ctx context.Context, volumeID string) (*EncryptVolumeTask, error) {
+	if done := s.run.cancel(taskJob(volumeID)); done != nil {
+		<-done // the task's last saved step is in its record
+	}
+	t, err := s.loadTask(volumeID)
+	if err != nil {
+		return nil, err
+	}
 	if t == nil {
 		return nil, awserr.New(blockdev.ErrVolumeNotFound, "No encrypt-volume task for volume '%s'.", volumeID)
 	}
 	if t.State == taskCompleted {
 		return nil, awserr.New(blockdev.ErrIncorrectState, "The encrypt-volume task of %s completed; there is nothing to clean up.", volumeID)
 	}
-	s.run.cancel("task:" + volumeID)
 	for _, id := range []string{t.EncryptedSnapshotID, t.SnapshotID} {
 		if id == "" {
 			continue
-		}
-		s.run.cancel(id)
-		for i := 0; i < 200 && s.run.copyingFrom(t.SnapshotID) != ""; i++ {
-			time.Sleep(50 * time.Millisecond) // the cancelled copy is winding down
 		}
 		if _, err := s.DeleteSnapshot(ctx, &SnapshotIDInput{SnapshotID: id}); err != nil && !errors.Is(err, ErrSnapshotNotFound) {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +43,24 @@ type stack struct {
 	vols  *blockdev.Manager
 	snaps *Service
 	clock *clock.Offset // the daemon's clock: tests move it forward
+	// onDecrypt, if set, runs before each Decrypt the volume layer asks
+	// of the KMS (the copies unwrap their data keys with it): a test holds
+	// a copy there.
+	onDecrypt atomic.Pointer[func(encCtx map[string]string)]
+}
+
+// hookedKMS is the embedded KMS with the stack's onDecrypt hook in front of
+// Decrypt.
+type hookedKMS struct {
+	blockdev.KMS
+	s *stack
+}
+
+func (k hookedKMS) Decrypt(ctx context.Context, in *kmsclient.DecryptInput) (*kmsclient.DecryptOutput, error) {
+	if h := k.s.onDecrypt.Load(); h != nil {
+		(*h)(in.EncryptionContext)
+	}
+	return k.KMS.Decrypt(ctx, in)
 }
 
 func newStack(t testing.TB) *stack {
@@ -78,7 +97,7 @@ func (s *stack) open() {
 	if s.st, err = store.Open(filepath.Join(s.dir, "blocks"), s.meta, store.Options{Logger: log, FlushInterval: -1}); err != nil {
 		t.Fatal(err)
 	}
-	s.vols = blockdev.NewManager(blockdev.Config{DB: s.meta, Store: s.st, KMS: s.kms, Region: testRegion, Account: testAccount, Logger: log, Clock: s.clock})
+	s.vols = blockdev.NewManager(blockdev.Config{DB: s.meta, Store: s.st, KMS: hookedKMS{s.kms, s}, Region: testRegion, Account: testAccount, Logger: log, Clock: s.clock})
 	s.snaps = New(Config{DB: s.meta, Store: s.st, Volumes: s.vols, Account: testAccount, Logger: log, Clock: s.clock})
 	s.kms.SetDeletionGuard(s.snaps.KeyUsers)
 	if err := s.snaps.Start(s.ctx); err != nil {
@@ -239,7 +258,7 @@ func (s *stack) mappedSlots() (slots int, keys map[byte]int) {
 	seen := map[uint64]bool{}
 	keys = map[byte]int{}
 	err := s.meta.View(func(tx *kv.Txn) error {
-		for _, p := range []byte{'m', 'c', 'p', 'l'} {
+		for _, p := range []byte{'m', 'c', 'p', 'l', 'g'} {
 			err := tx.Scan([]byte{p}, nil, func(k, v []byte) error {
 				keys[p]++
 				if p == 'm' && len(k) == 25 && len(v) == 8 {

@@ -34,9 +34,10 @@ type Config struct {
 
 // Service is the snapshot catalogue and the background copies.
 type Service struct {
-	cfg Config
-	mu  sync.Mutex // serialises catalogue changes
-	run runner     // background copies and encrypt-volume tasks
+	cfg     Config
+	mu      sync.Mutex // serialises catalogue changes (see doc.go for the lock order)
+	tasksMu sync.Mutex // serialises the starts and clean-ups of encrypt-volume tasks
+	run     runner     // background copies and encrypt-volume tasks
 
 	up       uploads           // EBS direct uploads being written
 	keys     keyCache          // data keys of snapshots read or written block by block
@@ -76,6 +77,10 @@ type record struct {
 	StateMessage string              `json:"stateMessage,omitempty"`
 	Source       blockdev.SourceInfo `json:"source"`
 	Copy         *copySpec           `json:"copy,omitempty"` // set while a copy is pending
+	// FullSnapshotSizeInBytes, once known: set when a copy completes, else
+	// counted from the block map at the first DescribeSnapshots (and for
+	// records made before it existed).
+	Full *int64 `json:"fullBytes,omitempty"`
 	// Made with the EBS direct APIs (StartSnapshot):
 	Upload      *uploadSpec `json:"upload,omitempty"` // set while the upload is pending
 	Parent      string      `json:"parent,omitempty"` // ParentSnapshotId
@@ -202,9 +207,14 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *DescribeSnapshotsIn
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			out.Snapshots = append(out.Snapshots, *s.info(r))
+		if !ok {
+			continue
 		}
+		info, err := s.info(r)
+		if err != nil {
+			return nil, err
+		}
+		out.Snapshots = append(out.Snapshots, *info)
 	}
 	return out, nil
 }
@@ -231,20 +241,27 @@ func matches(r *record, filters []Filter) (bool, error) {
 	return true, nil
 }
 
-func (s *Service) info(r *record) *Snapshot {
+// info is a snapshot's description with its sizes: the full size from its
+// record (counted once, see fullSize), the unique size from the store's
+// change index of the generations only it covers (it changes as the volume
+// overwrites blocks and other snapshots go). Neither loads the block map
+// once the full size is recorded. s.mu must not be held.
+func (s *Service) info(r *record) (*Snapshot, error) {
 	out := s.summary(r)
-	if r.State == stateCompleted {
-		src := r.Source
-		if v, err := s.cfg.Store.OpenView(src.Lineage, src.Gen, uint64(src.SizeGiB)<<30/store.BlockSize); err == nil {
-			var n int64
-			v.Mapped(func(uint64) { n += store.BlockSize })
-			out.FullSnapshotSizeInBytes = &n
-		}
-		if u, err := s.cfg.Store.UniqueBytes(src.Lineage, src.Gen); err == nil {
-			out.UniqueSizeInBytes = &u
-		}
+	if r.State != stateCompleted {
+		return out, nil
 	}
-	return out
+	full, err := s.fullSize(r)
+	if err != nil {
+		return nil, err
+	}
+	out.FullSnapshotSizeInBytes = full
+	u, err := s.cfg.Store.UniqueBytes(r.Source.Lineage, r.Source.Gen)
+	if err != nil {
+		return nil, fmt.Errorf("unique size of %s: %w", r.ID, err)
+	}
+	out.UniqueSizeInBytes = &u
+	return out, nil
 }
 
 // summary is a snapshot's description without its sizes.
@@ -267,8 +284,9 @@ func (s *Service) summary(r *record) *Snapshot {
 
 // DeleteSnapshot deletes a snapshot and frees the blocks that no other
 // snapshot or volume needs; every other snapshot and volume reads the same
-// data afterwards. A snapshot being copied cannot be deleted; deleting a
-// pending copy cancels it.
+// data afterwards. Deleting a pending copy cancels it. The source of a copy
+// in progress can be deleted, as on AWS: the copy holds its own pin on the
+// source's view and completes from it.
 func (s *Service) DeleteSnapshot(ctx context.Context, in *SnapshotIDInput) (*struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,35 +294,77 @@ func (s *Service) DeleteSnapshot(ctx context.Context, in *SnapshotIDInput) (*str
 	if err != nil {
 		return nil, err
 	}
-	if by := s.run.copyingFrom(r.ID); by != "" {
-		return nil, awserr.New(ErrSnapshotInUse, "The snapshot %s is currently in use by the copy %s.", r.ID, by)
-	}
 	if r.Upload != nil {
 		return &struct{}{}, s.deleteUpload(r)
 	}
-	if r.State == statePending {
-		s.run.cancel(r.ID)
+	if done := s.run.cancel(r.ID); done != nil { // a copy: let it wind down, then delete what it left
+		s.mu.Unlock()
+		<-done
+		s.mu.Lock()
+		if r, err = s.get(in.SnapshotID); err != nil {
+			return nil, err
+		}
 	}
+	if err := s.drop(r); err != nil {
+		return nil, err
+	}
+	s.collect("snapshot " + r.ID + " deleted")
+	return &struct{}{}, nil
+}
+
+// drop deletes a snapshot's record and, in the same transaction, the pins
+// it holds: its view, and while it is a pending copy, its source's view and
+// the lineage it was filling. s.mu is held.
+func (s *Service) drop(r *record) error {
 	s.blocksMu.Lock() // no block read of this snapshot is in flight, none starts
 	defer s.blocksMu.Unlock()
 	s.views.drop(r.ID)
 	s.keys.drop(r.ID)
-	err = s.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixSnapshot + r.ID)) })
-	if err != nil {
-		return nil, err
-	}
-	if r.State == stateCompleted || r.Source.Lineage != 0 {
-		if err := s.cfg.Store.Unpin(r.Source.Lineage, r.Source.Gen, r.ID); err != nil {
-			return nil, fmt.Errorf("free the blocks of %s: %w", r.ID, err)
+	err := s.cfg.DB.Update(func(tx *kv.Txn) error {
+		if err := tx.Delete([]byte(prefixSnapshot + r.ID)); err != nil {
+			return err
 		}
+		if r.State == stateCompleted || r.Source.Lineage != 0 {
+			if err := s.cfg.Store.UnpinInTx(tx, r.Source.Lineage, r.Source.Gen, r.ID); err != nil {
+				return err
+			}
+		}
+		return s.unpinCopy(tx, r)
+	})
+	if err == nil {
+		err = s.cfg.DB.Sync()
 	}
-	return &struct{}{}, nil
+	if err != nil {
+		return fmt.Errorf("delete snapshot %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// collect frees the blocks of the pins just dropped. s.mu is held: no
+// snapshot of the lineages it walks is taken meanwhile (store.Collect must
+// not run beside a Freeze of the lineage it frees). A failure does not undo
+// what was committed: it is logged, and the next Collect (the next delete,
+// or the next start) frees them.
+func (s *Service) collect(what string) {
+	if err := s.cfg.Store.Collect(); err != nil {
+		s.cfg.Logger.Error("free blocks", "after", what, "err", err)
+	}
 }
 
 // CreateVolume makes a volume from a completed snapshot (see
-// blockdev.Manager.CreateFromSnapshot for how keys and blocks are shared).
+// blockdev.Manager.StartRestore for how keys and blocks are shared). The
+// catalogue is locked only until the new volume holds the snapshot's view;
+// the blocks are copied (when the volume has a new data key) without it.
 func (s *Service) CreateVolume(ctx context.Context, in *blockdev.CreateVolumeInput) (*blockdev.VolumeInfo, error) {
-	s.mu.Lock() // the snapshot must not be deleted before the new volume pins its view
+	rs, err := s.startRestore(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.cfg.Volumes.FinishRestore(ctx, rs, nil)
+}
+
+func (s *Service) startRestore(ctx context.Context, in *blockdev.CreateVolumeInput) (*blockdev.Restore, error) {
+	s.mu.Lock() // the snapshot must not be deleted before the new volume holds its view
 	defer s.mu.Unlock()
 	r, err := s.get(in.SnapshotID)
 	if err != nil {
@@ -313,7 +373,7 @@ func (s *Service) CreateVolume(ctx context.Context, in *blockdev.CreateVolumeInp
 	if r.State != stateCompleted {
 		return nil, awserr.New(blockdev.ErrIncorrectState, "Snapshot '%s' is in the '%s' state.", r.ID, r.State)
 	}
-	return s.cfg.Volumes.CreateFromSnapshot(ctx, in, r.ID, r.Source)
+	return s.cfg.Volumes.StartRestore(ctx, in, r.ID, r.Source)
 }
 
 // KeyUsers lists the volumes and snapshots whose data key is wrapped under

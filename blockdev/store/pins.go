@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -22,25 +23,63 @@ func (s *Store) Pin(lineage, gen uint64, holder string) error {
 	return s.db.Sync()
 }
 
-// Unpin drops holder's pin. If no pin is left at that generation, the
-// blocks only it needed are freed (walking the change index of the
-// generations it alone covered, never the whole map); a lineage left with no
-// pins at all is deleted, and releases its own parent's view.
+// Unpin drops holder's pin and frees what no pin needs any more (see
+// Collect). To drop a pin together with the record that held it, use
+// UnpinInTx in the record's transaction, then Collect.
 func (s *Store) Unpin(lineage, gen uint64, holder string) error {
+	if err := s.db.Update(func(tx *kv.Txn) error { return s.UnpinInTx(tx, lineage, gen, holder) }); err != nil {
+		return fmt.Errorf("unpin lineage %d at %d: %w", lineage, gen, err)
+	}
+	return s.Collect()
+}
+
+// UnpinInTx drops holder's pin inside the caller's transaction on the
+// store's database, so that a record and the pin it held go together, and
+// notes in the same transaction that the view may have blocks to free
+// (a collect key). Nothing is freed before Collect runs, after the commit; a
+// crash in between leaves the note for the next Collect.
+func (s *Store) UnpinInTx(tx *kv.Txn, lineage, gen uint64, holder string) error {
+	if err := tx.Delete(pinKey(lineage, gen, holder)); err != nil {
+		return err
+	}
+	return tx.Set(collectKey(lineage, gen), nil)
+}
+
+// Collect frees the blocks of the views whose pins were dropped: for each
+// collect key, if no pin is left at that generation, the blocks only it
+// needed (walking the change index of the generations it alone covered,
+// never the whole map); a lineage left with no pins at all is deleted, and
+// releases its own parent's view. Each key is deleted in the transaction
+// that finishes its work, so that Collect after a crash finishes it.
+func (s *Store) Collect() error {
 	if err := s.Flush(); err != nil { // the map must show every newer entry
 		return err
 	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
-	return s.unpin(lineage, gen, holder, 0)
+	var todo [][2]uint64
+	err := s.db.View(func(tx *kv.Txn) error {
+		return tx.Scan([]byte{collectPrefix}, nil, func(k, _ []byte) error {
+			if lineage, gen, ok := parseCollectKey(k); ok {
+				todo = append(todo, [2]uint64{lineage, gen})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("list views to collect: %w", err)
+	}
+	for _, c := range todo {
+		if err := s.collect(c[0], c[1], 0); err != nil {
+			return fmt.Errorf("free the blocks of lineage %d at %d: %w", c[0], c[1], err)
+		}
+	}
+	return nil
 }
 
-func (s *Store) unpin(lineage, gen uint64, holder string, depth int) error {
+func (s *Store) collect(lineage, gen uint64, depth int) error {
 	if depth > 64 {
 		return fmt.Errorf("unpin lineage %d: parent chain too deep", lineage)
-	}
-	if err := s.db.Update(func(tx *kv.Txn) error { return tx.Delete(pinKey(lineage, gen, holder)) }); err != nil {
-		return err
 	}
 	pins, err := s.pins(lineage)
 	if err != nil {
@@ -55,12 +94,16 @@ func (s *Store) unpin(lineage, gen uint64, holder string, depth int) error {
 		}
 	}
 	if slices.Contains(pins, gen) {
-		return s.db.Sync()
+		return s.collected(lineage, gen)
+	}
+	walk := gen
+	if len(pins) == 0 {
+		walk = HeadGen // no view needs the lineage: every entry goes
 	}
 	var frees []uint64
 	err = s.db.WriteBatch(func(b *kv.Batch) error {
 		return s.db.View(func(tx *kv.Txn) error {
-			return s.unique(tx, lineage, gen, pins, func(k, ck []byte, slot uint64) error {
+			return s.unique(tx, lineage, walk, pins, func(k, ck []byte, slot uint64) error {
 				if slot != 0 {
 					frees = append(frees, slot)
 				}
@@ -72,33 +115,70 @@ func (s *Store) unpin(lineage, gen uint64, holder string, depth int) error {
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("free blocks of lineage %d at %d: %w", lineage, gen, err)
+		return err
 	}
 	s.alloc.free(frees...)
 	if len(pins) > 0 {
-		return s.db.Sync()
+		return s.collected(lineage, gen)
 	}
-	return s.dropLineage(lineage, depth)
+	return s.dropLineage(lineage, gen, depth)
+}
+
+// collected deletes a collect key whose work is done.
+func (s *Store) collected(lineage, gen uint64) error {
+	if err := s.db.Update(func(tx *kv.Txn) error { return tx.Delete(collectKey(lineage, gen)) }); err != nil {
+		return err
+	}
+	return s.db.Sync()
 }
 
 // dropLineage deletes what is left of a lineage no one needs (its record)
-// and releases its parent's view.
-func (s *Store) dropLineage(lineage uint64, depth int) error {
+// and, in the same transaction, its collect key and its pin on its parent's
+// view; then it collects that view.
+func (s *Store) dropLineage(lineage, gen uint64, depth int) error {
 	var rec lineageRecord
 	err := s.db.Update(func(tx *kv.Txn) error {
 		var err error
 		if rec, err = s.lineageRecord(tx, lineage); err != nil {
 			return err
 		}
-		return tx.Delete(lineageKey(lineage))
+		if err := tx.Delete(lineageKey(lineage)); err != nil {
+			return err
+		}
+		if err := tx.Delete(collectKey(lineage, gen)); err != nil {
+			return err
+		}
+		if rec.Parent != 0 {
+			return s.UnpinInTx(tx, rec.Parent, rec.ParentGen, lineageHolder(lineage))
+		}
+		return nil
 	})
-	if err != nil {
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err != nil || rec.Parent == 0 {
 		return err
 	}
-	if rec.Parent != 0 {
-		return s.unpin(rec.Parent, rec.ParentGen, lineageHolder(lineage), depth+1)
+	return s.collect(rec.Parent, rec.ParentGen, depth+1)
+}
+
+// Collect keys: "g" | lineage | gen -> "": a view whose pin was dropped and
+// whose blocks may still have to be freed.
+const collectPrefix = 'g'
+
+func collectKey(lineage, gen uint64) []byte {
+	k := make([]byte, 17)
+	k[0] = collectPrefix
+	binary.BigEndian.PutUint64(k[1:], lineage)
+	binary.BigEndian.PutUint64(k[9:], gen)
+	return k
+}
+
+func parseCollectKey(k []byte) (lineage, gen uint64, ok bool) {
+	if len(k) != 17 || k[0] != collectPrefix {
+		return 0, 0, false
 	}
-	return s.db.Sync()
+	return binary.BigEndian.Uint64(k[1:]), binary.BigEndian.Uint64(k[9:]), true
 }
 
 // pins lists the distinct pinned generations of a lineage, ascending.

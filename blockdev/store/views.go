@@ -180,22 +180,35 @@ func (v *View) ReadBlocks(lba uint64, dst []byte, mapped []bool) error {
 
 // Related reports whether two lineages share history: one is the other or
 // an ancestor of it (through the parent views they read through to).
-func (s *Store) Related(a, b uint64) bool {
-	anc := func(id uint64) map[uint64]bool {
-		seen := map[uint64]bool{}
-		s.db.View(func(tx *kv.Txn) error {
-			for i := 0; id != 0 && i < 64 && !seen[id]; i++ {
-				seen[id] = true
-				rec, err := s.lineageRecord(tx, id)
-				if err != nil {
-					return err
-				}
-				id = rec.Parent
-			}
-			return nil
-		})
-		return seen
+func (s *Store) Related(a, b uint64) (bool, error) {
+	var ab, bb map[uint64]bool
+	err := s.db.View(func(tx *kv.Txn) error {
+		var err error
+		if ab, err = s.ancestors(tx, a); err != nil {
+			return err
+		}
+		bb, err = s.ancestors(tx, b)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("lineages %d and %d: %w", a, b, err)
 	}
-	ab, bb := anc(a), anc(b)
-	return ab[b] || bb[a]
+	return ab[b] || bb[a], nil
+}
+
+// ancestors is the set of a lineage and the lineages it reads through to.
+func (s *Store) ancestors(tx *kv.Txn, id uint64) (map[uint64]bool, error) {
+	seen := map[uint64]bool{}
+	for i := 0; id != 0 && !seen[id]; i++ {
+		if i == 64 {
+			return nil, fmt.Errorf("lineage %d: parent chain too deep", id)
+		}
+		seen[id] = true
+		rec, err := s.lineageRecord(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		id = rec.Parent
+	}
+	return seen, nil
 }
