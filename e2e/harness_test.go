@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,11 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // a second unix user runs it too
 	ebsBin = filepath.Join(dir, "ebs")
-	build := exec.Command("go", "build", "-o", ebsBin, "../cmd/ebs")
+	args := []string{"build", "-o", ebsBin}
+	if raceBuild { // the daemon's data races fail the tests that ran it
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/ebs")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build ebs:", err)
@@ -45,7 +50,7 @@ type daemon struct {
 	socket  string
 	args    []string
 	cmd     *exec.Cmd
-	log     *bytes.Buffer
+	log     *syncBuffer
 	exited  chan error
 }
 
@@ -82,6 +87,7 @@ func startDaemon(t *testing.T, dataDir string, extra ...string) *daemon {
 			}
 			d.cmd = nil
 		}
+		d.checkRaces()
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log.String())
 		}
@@ -89,9 +95,36 @@ func startDaemon(t *testing.T, dataDir string, extra ...string) *daemon {
 	return d
 }
 
+// syncBuffer is the daemon's output, read by the test while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// checkRaces fails the test if the race detector reported a data race in
+// the daemon (built with -race when the tests are).
+func (d *daemon) checkRaces() {
+	if d.log != nil && strings.Contains(d.log.String(), "WARNING: DATA RACE") {
+		d.t.Errorf("the daemon had a data race:\n%s", d.log.String())
+	}
+}
+
 func (d *daemon) start() {
 	d.t.Helper()
-	d.log = &bytes.Buffer{}
+	d.checkRaces() // of the run before a restart
+	d.log = &syncBuffer{}
 	d.cmd = exec.Command(ebsBin, d.args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
