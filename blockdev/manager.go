@@ -219,12 +219,12 @@ func (m *Manager) Create(ctx context.Context, in *CreateVolumeInput) (*VolumeInf
 // volume's head, pins the snapshot view it restores from (if any) and saves
 // the record.
 func (m *Manager) saveNew(r *volumeRecord, parent, parentGen uint64) error {
-	id, err := m.cfg.Store.NewLineage(parent, parentGen)
-	if err != nil {
-		return err
-	}
-	r.Lineage = id
-	err = m.cfg.DB.Update(func(tx *kv.Txn) error {
+	err := m.cfg.DB.Update(func(tx *kv.Txn) error {
+		id, err := m.cfg.Store.NewLineageInTx(tx, parent, parentGen)
+		if err != nil {
+			return err
+		}
+		r.Lineage = id
 		if err := m.cfg.Store.PinInTx(tx, id, store.HeadGen, headHolder); err != nil {
 			return err
 		}

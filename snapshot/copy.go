@@ -179,11 +179,11 @@ func (s *Service) reencrypt(ctx context.Context, r *record, src blockdev.SourceI
 	if err != nil {
 		return s.fail(ctx, r, "Given key ID is not accessible", err)
 	}
-	lin, err := s.cfg.Store.NewLineage(0, 0)
-	if err != nil {
-		return err
-	}
+	var lin uint64
 	err = s.updateCopy(r, func(tx *kv.Txn) error {
+		if lin, err = s.cfg.Store.NewLineageInTx(tx, 0, 0); err != nil {
+			return err
+		}
 		r.Copy.Lineage = lin
 		return s.cfg.Store.PinInTx(tx, lin, 1, copyHolder(r.ID))
 	})

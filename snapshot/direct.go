@@ -273,12 +273,12 @@ func (s *Service) newUploadLineage(r *record, parent *record) error {
 	if parent != nil {
 		pl, pg = parent.Source.Lineage, parent.Source.Gen
 	}
-	lin, err := s.cfg.Store.NewLineage(pl, pg)
-	if err != nil {
-		return err
-	}
-	r.Source.Lineage = lin
-	err = s.cfg.DB.Update(func(tx *kv.Txn) error {
+	err := s.cfg.DB.Update(func(tx *kv.Txn) error {
+		lin, err := s.cfg.Store.NewLineageInTx(tx, pl, pg)
+		if err != nil {
+			return err
+		}
+		r.Source.Lineage = lin
 		if err := s.cfg.Store.PinInTx(tx, lin, store.HeadGen, uploadHolder(r.ID)); err != nil {
 			return err
 		}

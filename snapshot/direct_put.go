@@ -229,6 +229,9 @@ func (s *Service) seal(r *record, u *upload) error {
 			if err := s.cfg.Store.PinInTx(tx, r.Source.Lineage, gen, r.ID); err != nil {
 				return err
 			}
+			if err := s.unpinUpload(tx, r.ID, r.Source.Lineage); err != nil {
+				return err
+			}
 			return save(tx, &done)
 		})
 		if err != nil {
@@ -241,7 +244,7 @@ func (s *Service) seal(r *record, u *upload) error {
 		return err
 	}
 	s.forget(r.ID, u)
-	return s.release(r.ID, r.Source.Lineage)
+	return s.released(r.ID)
 }
 
 // forget closes an upload's lineage and drops it from memory; u.mu is held
@@ -257,12 +260,17 @@ func (s *Service) forget(id string, u *upload) {
 	s.up.mu.Unlock()
 }
 
-// release drops the pin an upload held on its lineage's head (freeing
-// every block no snapshot pins) and its checksums.
-func (s *Service) release(id string, lineage uint64) error {
-	if err := s.cfg.Store.Unpin(lineage, headGen, uploadHolder(id)); err != nil {
-		return fmt.Errorf("release the lineage of %s: %w", id, err)
-	}
+// unpinUpload drops, in the transaction that ends an upload's record, the
+// pin the upload held on its lineage's head.
+func (s *Service) unpinUpload(tx *kv.Txn, id string, lineage uint64) error {
+	return s.cfg.Store.UnpinInTx(tx, lineage, headGen, uploadHolder(id))
+}
+
+// released frees what an ended upload no longer needs, once the transaction
+// that ended it (and dropped its pin) is committed: the blocks no snapshot
+// pins, and its checksums. A crash before leaves both to Start.
+func (s *Service) released(id string) error {
+	s.collect("upload " + id + " ended")
 	return s.dropSums(id)
 }
 

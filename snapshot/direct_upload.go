@@ -115,10 +115,19 @@ func (s *Service) deleteUpload(r *record) error {
 	}
 	s.forget(r.ID, u)
 	s.keys.drop(r.ID)
-	if err := s.cfg.DB.Update(func(tx *kv.Txn) error { return tx.Delete([]byte(prefixSnapshot + r.ID)) }); err != nil {
+	err = s.cfg.DB.Update(func(tx *kv.Txn) error {
+		if err := s.unpinUpload(tx, r.ID, r.Source.Lineage); err != nil {
+			return err
+		}
+		return tx.Delete([]byte(prefixSnapshot + r.ID))
+	})
+	if err == nil {
+		err = s.cfg.DB.Sync()
+	}
+	if err != nil {
 		return err
 	}
-	return s.release(r.ID, r.Source.Lineage)
+	return s.released(r.ID)
 }
 
 // errEnded is what a call finds that raced with the end of its upload.
@@ -151,11 +160,20 @@ func (s *Service) expireLocked(id string) error {
 	lin := r.Source.Lineage
 	r.State, r.Upload, r.Source.Lineage = stateError, nil, 0
 	r.StateMessage = fmt.Sprintf("The snapshot was not completed within its timeout of %d minutes.", r.timeoutOr())
-	if err := s.put(r); err != nil {
+	err = s.cfg.DB.Update(func(tx *kv.Txn) error {
+		if err := s.unpinUpload(tx, id, lin); err != nil {
+			return err
+		}
+		return save(tx, r)
+	})
+	if err == nil {
+		err = s.cfg.DB.Sync()
+	}
+	if err != nil {
 		return err
 	}
 	s.cfg.Logger.Info("snapshot upload timed out", "snapshot", id)
-	return s.release(id, lin)
+	return s.released(id)
 }
 
 func (r *record) timeoutOr() int64 {

@@ -44,6 +44,7 @@ func parseSlot(v []byte) uint64 {
 //	"c" | lineage | birth | block -> ""   the change index: which blocks a generation wrote
 //	"p" | lineage | gen | holder  -> ""   pins: who needs the view of a lineage at a generation
 //	"l" | lineage                 -> JSON lineageRecord
+//	"g" | lineage | gen           -> ""   a view whose pin was dropped: Collect frees its blocks (pins.go)
 const (
 	changePrefix     = 'c'
 	pinPrefix        = 'p'

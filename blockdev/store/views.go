@@ -22,34 +22,62 @@ type lineageRecord struct {
 const keyNextLineage = "seq/lineage"
 
 // NewLineage creates a lineage, empty or reading through to the view of
-// parent at parentGen (parent 0: none), and returns its id. A lineage with a
-// parent pins that view until the lineage is gone.
-//
-// Ids come from one counter under one lock, persisted with the lineage's
-// record before the id is handed out: concurrent callers never share an id,
-// and the counter never goes back across a restart.
+// parent at parentGen (parent 0: none), in a transaction of its own, and
+// returns its id.
 func (s *Store) NewLineage(parent, parentGen uint64) (uint64, error) {
-	s.idMu.Lock()
-	defer s.idMu.Unlock()
-	id := s.lastLineage + 1
+	var id uint64
 	err := s.db.Update(func(tx *kv.Txn) error {
-		if err := tx.Set([]byte(keyNextLineage), binary.BigEndian.AppendUint64(nil, id)); err != nil {
-			return err
-		}
-		rec, _ := json.Marshal(lineageRecord{Parent: parent, ParentGen: parentGen})
-		if err := tx.Set(lineageKey(id), rec); err != nil {
-			return err
-		}
-		if parent != 0 {
-			return tx.Set(pinKey(parent, parentGen, lineageHolder(id)), nil)
-		}
-		return nil
+		var err error
+		id, err = s.NewLineageInTx(tx, parent, parentGen)
+		return err
 	})
 	if err == nil {
 		err = s.db.Sync()
 	}
 	if err != nil {
 		return 0, fmt.Errorf("new lineage: %w", err)
+	}
+	return id, nil
+}
+
+// NewLineageInTx creates a lineage in the caller's transaction on the
+// store's database, so that it is committed with the record that holds it
+// (and pins it): a crash never leaves a lineage no one knows of. A lineage
+// with a parent pins the parent's view until it is gone.
+//
+// Ids come from one counter under one lock, persisted (and synced) before
+// the id is handed out: concurrent callers never share an id, and the
+// counter never goes back across a restart. A transaction that is not
+// committed only skips an id.
+func (s *Store) NewLineageInTx(tx *kv.Txn, parent, parentGen uint64) (uint64, error) {
+	id, err := s.reserveLineage()
+	if err != nil {
+		return 0, err
+	}
+	rec, _ := json.Marshal(lineageRecord{Parent: parent, ParentGen: parentGen})
+	if err := tx.Set(lineageKey(id), rec); err != nil {
+		return 0, err
+	}
+	if parent != 0 {
+		if err := tx.Set(pinKey(parent, parentGen, lineageHolder(id)), nil); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+func (s *Store) reserveLineage() (uint64, error) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	id := s.lastLineage + 1
+	err := s.db.Update(func(tx *kv.Txn) error {
+		return tx.Set([]byte(keyNextLineage), binary.BigEndian.AppendUint64(nil, id))
+	})
+	if err == nil {
+		err = s.db.Sync()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("new lineage id: %w", err)
 	}
 	s.lastLineage = id
 	return id, nil
