@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ebs-dev/ebs/internal/kv"
 	"golang.org/x/sys/unix"
 )
 
@@ -250,5 +251,35 @@ func TestFailedWriteImpairs(t *testing.T) {
 	}
 	if used := ts.s.UsedBlocks(); used != 0 {
 		t.Errorf("%d slots in use after a failed write to a fresh slot", used)
+	}
+}
+
+// TestNewLineageInTxGoesWithItsRecord: a lineage made in a transaction that
+// is not committed (the record that would hold it failed, or a crash came
+// first) leaves nothing behind, and its id is never handed out again.
+func TestNewLineageInTxGoesWithItsRecord(t *testing.T) {
+	ts := newTestStore(t)
+	parent, err := ts.s.NewLineage(0, 0)
+	must(t, err)
+	lineagesBefore, pinsBefore := ts.keysWithPrefix(lineageRecPrefix), ts.keysWithPrefix(pinPrefix)
+	var lost uint64
+	boom := errors.New("the record could not be saved")
+	err = ts.db.Update(func(tx *kv.Txn) error {
+		if lost, err = ts.s.NewLineageInTx(tx, parent, 1); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	if l, p := ts.keysWithPrefix(lineageRecPrefix), ts.keysWithPrefix(pinPrefix); l != lineagesBefore || p != pinsBefore {
+		t.Errorf("a lineage made in a failed transaction left %d lineage records and %d pins (before: %d, %d)", l, p, lineagesBefore, pinsBefore)
+	}
+	ts.reopen()
+	next, err := ts.s.NewLineage(0, 0)
+	must(t, err)
+	if next <= lost {
+		t.Errorf("lineage id %d handed out after %d was reserved", next, lost)
 	}
 }
