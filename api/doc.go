@@ -20,4 +20,7 @@
 // unix user of that name on the socket. A token bucket per principal, one
 // for both front ends, limits the request rate (ThrottlingException, or
 // RequestThrottledException on the EBS direct APIs).
+//
+// Locks: one, the rate limiter's mutex (ratelimit.go), a leaf held only to
+// find or make a principal's bucket; handlers take no lock of this package.
 package api

@@ -10,4 +10,7 @@
 //
 // The API layer verifies Signature Version 4 with Lookup; an Inactive key
 // signs nothing.
+//
+// Locks: one RWMutex over the keys; a change holds it exclusively while it
+// rewrites the file, so the file and the keys in memory never disagree.
 package iam

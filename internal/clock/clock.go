@@ -3,6 +3,8 @@
 // Key rotation and key deletion happen when the clock passes a date that is
 // months away. Tests, and `ebs serve --clock-offset` for demos, move a Clock
 // forward instead of waiting.
+//
+// Locks: Offset.mu, a leaf.
 package clock
 
 import (

@@ -7,6 +7,8 @@
 // error of an earlier or a later round. A failed round is not retried here:
 // whether a retry can be trusted (after a failed fdatasync it cannot) is the
 // commit function's business.
+//
+// Locks: Group.mu, never held while the commit function runs.
 package groupcommit
 
 import "sync"
