@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/ebs-dev/ebs/internal/durable"
 )
 
 // keyFile is the on-disk form of the store.
@@ -35,41 +36,8 @@ func writeKeys(path string, keys []record) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".access-keys-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write access keys: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write access keys: %w", err)
-	}
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write access keys: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync access keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write access keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace access keys: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+	if err := durable.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("access keys: %w", err)
 	}
 	return nil
 }

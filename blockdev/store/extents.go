@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ebs-dev/ebs/internal/durable"
 	"golang.org/x/sys/unix"
 )
 
@@ -93,7 +94,7 @@ func (e *extents) open(i int) error {
 		return fmt.Errorf("open extent: %w", err)
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(e.dir); err != nil {
+		if err := durable.SyncDir(e.dir); err != nil {
 			f.Close()
 			return err
 		}
@@ -112,18 +113,6 @@ func (e *extents) open(i int) error {
 	}
 	e.files = append(e.files, &extentFile{f: f, m: m, alloc: fi.Size(),
 		writers: map[uint64]struct{}{}, inflight: map[uint64]int{}})
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
 	return nil
 }
 

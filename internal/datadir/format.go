@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ebs-dev/ebs/internal/durable"
 )
 
 // FileName is the name of the format file in the data dir.
 const FileName = "FORMAT"
 
 // tmpName is where a new FORMAT is written before it is renamed over the
-// old one; a leftover from a crash is simply overwritten.
-const tmpName = ".FORMAT.tmp"
+// old one (by durable.WriteFile); a leftover from a crash is overwritten.
+const tmpName = "." + FileName + ".tmp"
 
 // maxFileSize bounds what readState reads: a FORMAT file is a few bytes.
 const maxFileSize = 64
@@ -97,36 +99,5 @@ func readState(dir string) (s state, ok bool, err error) {
 // writeState replaces dir's FORMAT file atomically: a temporary file,
 // fsync, rename, fsync of the dir.
 func writeState(dir string, s state) error {
-	tmp := filepath.Join(dir, tmpName)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", FileName, err)
-	}
-	if _, err := f.Write(s.encode()); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", FileName, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", FileName, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", FileName, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, FileName)); err != nil {
-		return fmt.Errorf("replace %s: %w", FileName, err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return durable.WriteFile(filepath.Join(dir, FileName), s.encode(), 0o600)
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ebs-dev/ebs/internal/durable"
 	"github.com/ebs-dev/ebs/internal/groupcommit"
 )
 
@@ -83,7 +84,7 @@ func OpenWith(path string, o Options) (*Trail, error) {
 	}
 	size, err := repairTail(f)
 	if err == nil {
-		err = syncDir(dir) // make a newly created file's name durable too
+		err = durable.SyncDir(dir) // make a newly created file's name durable too
 	}
 	if err != nil {
 		f.Close()
@@ -136,15 +137,6 @@ func afterLastNewline(r io.ReaderAt, size int64, chunk int) (int64, error) {
 		end = start
 	}
 	return 0, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Append records rs durably: it returns nil only once every line is written

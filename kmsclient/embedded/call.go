@@ -87,7 +87,9 @@ func run[Out any](s *KMS, ctx context.Context, name string, in any, fn func(c *c
 	}
 	s.outbox.retry()
 	params := requestParameters(in)
-	newCall := func() *call { return &call{name: name, caller: caller, in: in, readOnly: readOnlyOps[name], params: params} }
+	newCall := func() *call {
+		return &call{name: name, caller: caller, in: in, readOnly: readOnlyOps[name], params: params}
+	}
 	if readOnlyOps[name] {
 		if c, out, err, done := readPass(s, newCall, fn); done {
 			return finish(s, ctx, c, out, err, nil)
