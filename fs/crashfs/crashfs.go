@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -27,6 +28,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request.
 	Debug bool
+	// JournaledNamespace: every successful fsync, fdatasync or directory
+	// fsync also makes every namespace change made before it durable, as
+	// the metadata journal of ext4 or XFS does (one commit holds them all).
+	// POSIX does not promise it; the default follows POSIX: a name is
+	// durable once its directory is fsynced.
+	JournaledNamespace bool
 }
 
 // FS is a crash-simulating pass-through file system over a backing
@@ -36,6 +43,7 @@ type FS struct {
 	grave   string
 	log     *slog.Logger
 	debug   bool
+	journal bool
 	faults  faults
 
 	mu     sync.Mutex
@@ -58,7 +66,7 @@ func New(backing string, o Options) (*FS, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	f := &FS{backing: abs, grave: filepath.Join(abs, graveName), log: o.Logger, debug: o.Debug,
+	f := &FS{backing: abs, grave: filepath.Join(abs, graveName), log: o.Logger, debug: o.Debug, journal: o.JournaledNamespace,
 		files: map[fileKey]*fileState{}, dirs: map[fileKey]*dirState{}}
 	if err := emptyGrave(f.grave); err != nil {
 		return nil, err
@@ -145,6 +153,22 @@ func (f *FS) SyncAll() error {
 	}
 	clear(f.dirs)
 	return f.collectGrave()
+}
+
+// commitNamespace makes every namespace change durable after a sync, with
+// JournaledNamespace.
+func (f *FS) commitNamespace() syscall.Errno {
+	if !f.journal {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.dirs)
+	if err := f.collectGrave(); err != nil {
+		f.log.Error("crashfs: graveyard", "err", err)
+		return syscall.EIO
+	}
+	return 0
 }
 
 // rel is a backing path relative to the backing root ("" for the root).

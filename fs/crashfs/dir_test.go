@@ -103,3 +103,24 @@ func TestRemovedEntriesComeBack(t *testing.T) {
 	e.cut()
 	e.wantGone("really-gone")
 }
+
+// TestJournaledNamespace: with JournaledNamespace, an fsync of any file
+// makes every namespace change before it durable (not those after it).
+func TestJournaledNamespace(t *testing.T) {
+	e := mount(t, durable(map[string][]byte{"gone": []byte("x")}))
+	e.fs.journal = true
+	if err := os.MkdirAll(e.p("a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.write("a/b/f", 0, []byte("created, not synced"), false)
+	if err := os.Remove(e.p("gone")); err != nil {
+		t.Fatal(err)
+	}
+	e.write("other", 0, []byte("fsynced"), true) // commits the namespace so far
+	e.write("late", 0, []byte("after the commit"), false)
+	e.cut()
+	e.want("a/b/f", nil) // the name survived, the unsynced content did not
+	e.wantGone("gone")
+	e.want("other", []byte("fsynced"))
+	e.wantGone("late")
+}

@@ -69,6 +69,9 @@ func (f *FS) syncDir(n *node) syscall.Errno {
 	if errno := f.faults.check(OpFsync, n.relPath); errno != 0 {
 		return errno
 	}
+	if f.journal {
+		return f.commitNamespace()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	x, err := statx(unix.AT_FDCWD, n.path())

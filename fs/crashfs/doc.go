@@ -35,7 +35,11 @@
 // fsynced is gone after a cut, and a file unlinked or renamed without a
 // directory fsync is back. Nothing implies anything else: fsync of a file
 // does not make its name durable (as it happens to on ext4), and mkdir -p
-// makes nothing durable until each parent is synced.
+// makes nothing durable until each parent is synced. With
+// Options.JournaledNamespace, any successful sync (of a file or a directory)
+// makes every namespace change before it durable instead, as the one
+// metadata journal of ext4 or XFS does: for tests of data durability on a
+// program whose directory syncs are known to be missing.
 //
 // Failures. Faults make FSYNC (files and directories) or WRITE of files
 // whose path matches a pattern fail with an errno (EIO by default) a given

@@ -113,8 +113,9 @@ func (h *file) Allocate(ctx context.Context, off, size uint64, mode uint32) sysc
 	defer s.mu.Unlock()
 	switch {
 	case mode&(unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_ZERO_RANGE) != 0:
-		if errno := h.capture(int64(off), int64(size)); errno != 0 {
-			return errno
+		if err := s.captureData(int64(off), int64(size)); err != nil {
+			h.node.fsys.log.Error("crashfs: undo log", "file", h.node.relPath(), "err", err)
+			return syscall.EIO
 		}
 	case mode&(unix.FALLOC_FL_COLLAPSE_RANGE|unix.FALLOC_FL_INSERT_RANGE) != 0:
 		if errno := h.capture(int64(off), math.MaxInt64-int64(off)); errno != 0 {
@@ -134,14 +135,16 @@ func (h *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 
 func (f *FS) syncFile(s *fileState, rel func() string) syscall.Errno {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if errno := f.faults.check(OpFsync, rel); errno != 0 {
 		s.failed()
+		s.mu.Unlock()
 		return errno
 	}
-	if err := s.synced(); err != nil {
+	err := s.synced()
+	s.mu.Unlock()
+	if err != nil {
 		f.log.Error("crashfs: fsync", "file", rel(), "err", err)
 		return syscall.EIO
 	}
-	return 0
+	return f.commitNamespace()
 }

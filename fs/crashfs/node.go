@@ -131,7 +131,7 @@ func (f *FS) truncating(path string) syscall.Errno {
 	s, err := f.stateLocked(keyOf(x), fd)
 	if err == nil {
 		s.mu.Lock()
-		err = s.capture(0, int64(x.Size))
+		err = s.captureData(0, int64(x.Size))
 		s.mu.Unlock()
 	}
 	if err != nil {
@@ -291,7 +291,7 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		return gofs.ToErrno(err)
 	}
 	if int64(size) < st.Size {
-		if err := s.capture(int64(size), st.Size-int64(size)); err != nil {
+		if err := s.captureData(int64(size), st.Size-int64(size)); err != nil {
 			n.fsys.log.Error("crashfs: truncate", "file", n.relPath(), "err", err)
 			return syscall.EIO
 		}

@@ -103,6 +103,42 @@ func (s *fileState) capture(off, n int64) error {
 	return nil
 }
 
+// captureData is capture for a change that leaves holes as they are
+// (truncation, punch hole, zero range): only pages holding data need their
+// pre-images, and a sparse file's holes cost nothing.
+func (s *fileState) captureData(off, n int64) error {
+	end := min(off+n, s.durableSize())
+	for pos := off; pos < end; {
+		data, err := unix.Seek(s.fd, pos, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("crashfs: seek data of inode %v at %d: %w", s.key, pos, err)
+		}
+		if data >= end {
+			break
+		}
+		hole, err := unix.Seek(s.fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return fmt.Errorf("crashfs: seek hole of inode %v at %d: %w", s.key, data, err)
+		}
+		hole = min(hole, end)
+		if err := s.capture(data, hole-data); err != nil {
+			return err
+		}
+		pos = hole
+	}
+	s.resized()
+	return nil
+}
+
+func (s *fileState) durableSize() int64 {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.size
+}
+
 // resized notes a size change that touches no durable content.
 func (s *fileState) resized() {
 	s.logMu.Lock()
