@@ -23,8 +23,9 @@ import (
 // cutEnv is a volume daemon on a crashfs data dir.
 type cutEnv struct {
 	*volEnv
-	cfs  *crashfs.FS
-	logs *lockedBuffer // crashfs's log and the logs of the daemons killed so far
+	cfs        *crashfs.FS
+	logs       *lockedBuffer // crashfs's log
+	lastKilled string        // the log of the daemon killed last
 }
 
 // startCutDaemon starts `ebs serve` with its data dir on a fresh crashfs
@@ -50,13 +51,19 @@ func startCutDaemon(t *testing.T, o crashfs.Options, extra ...string) *cutEnv {
 			t.Errorf("cleanup: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("crashfs and earlier daemons' logs:\n%s", logs.String())
+			t.Logf("crashfs log:\n%s", logs.String())
 		}
 	})
 	args := append([]string{"--mount-dir", e.mountDir, "--socket", filepath.Join(t.TempDir(), "ebs.sock")}, extra...)
 	e.d = startDaemon(t, e.dataDir, args...)
+	c := &cutEnv{volEnv: e, cfs: cfs, logs: logs}
+	t.Cleanup(func() {
+		if t.Failed() && c.lastKilled != "" {
+			t.Logf("log of the daemon killed by the last power cut:\n%s", c.lastKilled)
+		}
+	})
 	t.Cleanup(e.stopQuietly)
-	return &cutEnv{volEnv: e, cfs: cfs, logs: logs}
+	return c
 }
 
 // syncAll makes the whole data dir durable, as the file system's journal
@@ -79,7 +86,7 @@ func (c *cutEnv) syncAll() {
 func (c *cutEnv) powerCut(wait func()) crashfs.CutReport {
 	c.t.Helper()
 	c.d.kill()
-	fmt.Fprintf(c.logs, "--- daemon killed for a power cut; its log:\n%s", c.d.log.String())
+	c.lastKilled = c.d.log.String()
 	if wait != nil {
 		wait()
 	}

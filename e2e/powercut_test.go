@@ -28,7 +28,7 @@ func TestPowerCutKeepsFsyncedWrites(t *testing.T) {
 	addr := freeLoopbackAddr(t)
 	// Every sync commits the namespace, as on ext4: this test is about the
 	// data (TestPowerCutNeedsDirectorySyncs is about the names).
-	c := startCutDaemon(t, crashfs.Options{JournaledNamespace: true}, "--listen", addr)
+	c := startCutDaemon(t, crashfs.Options{Journaled: true}, "--listen", addr)
 	ep := &awsEndpoint{daemon: c.d, url: "http://" + addr}
 	reader := ep.ebsClient(ep.newAccessKey("reader"))
 	vols := []*cutVolume{

@@ -28,12 +28,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request.
 	Debug bool
-	// JournaledNamespace: every successful fsync, fdatasync or directory
-	// fsync also makes every namespace change made before it durable, as
-	// the metadata journal of ext4 or XFS does (one commit holds them all).
-	// POSIX does not promise it; the default follows POSIX: a name is
-	// durable once its directory is fsynced.
-	JournaledNamespace bool
+	// Journaled: every successful fsync, fdatasync or directory fsync also
+	// makes the metadata changed before it durable, as the one metadata
+	// journal of ext4 or XFS does: every namespace change, and every size
+	// set by truncate or fallocate (not the data, nor a size grown by
+	// writes). POSIX does not promise it; the default follows POSIX: a
+	// name is durable once its directory is fsynced, a size once its file
+	// is.
+	Journaled bool
 }
 
 // FS is a crash-simulating pass-through file system over a backing
@@ -66,7 +68,7 @@ func New(backing string, o Options) (*FS, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	f := &FS{backing: abs, grave: filepath.Join(abs, graveName), log: o.Logger, debug: o.Debug, journal: o.JournaledNamespace,
+	f := &FS{backing: abs, grave: filepath.Join(abs, graveName), log: o.Logger, debug: o.Debug, journal: o.Journaled,
 		files: map[fileKey]*fileState{}, dirs: map[fileKey]*dirState{}}
 	if err := emptyGrave(f.grave); err != nil {
 		return nil, err
@@ -155,14 +157,24 @@ func (f *FS) SyncAll() error {
 	return f.collectGrave()
 }
 
-// commitNamespace makes every namespace change durable after a sync, with
-// JournaledNamespace.
-func (f *FS) commitNamespace() syscall.Errno {
+// commitJournal makes the metadata changed so far durable after a sync,
+// with Options.Journaled: every name, every size set by truncate or
+// fallocate.
+func (f *FS) commitJournal() syscall.Errno {
 	if !f.journal {
 		return 0
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for _, s := range f.files {
+		s.mu.Lock()
+		err := s.commitSize()
+		s.mu.Unlock()
+		if err != nil {
+			f.log.Error("crashfs: journal commit", "err", err)
+			return syscall.EIO
+		}
+	}
 	clear(f.dirs)
 	if err := f.collectGrave(); err != nil {
 		f.log.Error("crashfs: graveyard", "err", err)

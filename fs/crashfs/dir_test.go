@@ -104,9 +104,10 @@ func TestRemovedEntriesComeBack(t *testing.T) {
 	e.wantGone("really-gone")
 }
 
-// TestJournaledNamespace: with JournaledNamespace, an fsync of any file
-// makes every namespace change before it durable (not those after it).
-func TestJournaledNamespace(t *testing.T) {
+// TestJournaled: with Journaled, an fsync of any file makes every
+// namespace change and every size set by truncate or fallocate before it
+// durable (not those after it, nor the data).
+func TestJournaled(t *testing.T) {
 	e := mount(t, durable(map[string][]byte{"gone": []byte("x")}))
 	e.fs.journal = true
 	if err := os.MkdirAll(e.p("a/b"), 0o755); err != nil {
@@ -116,10 +117,16 @@ func TestJournaledNamespace(t *testing.T) {
 	if err := os.Remove(e.p("gone")); err != nil {
 		t.Fatal(err)
 	}
-	e.write("other", 0, []byte("fsynced"), true) // commits the namespace so far
+	if err := os.Truncate(e.p("a/b/f"), 3*pageSize+10); err != nil { // takes in the written page 0
+		t.Fatal(err)
+	}
+	e.write("other", 0, []byte("fsynced"), true) // commits the metadata so far
 	e.write("late", 0, []byte("after the commit"), false)
+	if err := os.Truncate(e.p("other"), 1); err != nil { // after the commit
+		t.Fatal(err)
+	}
 	e.cut()
-	e.want("a/b/f", nil) // the name survived, the unsynced content did not
+	e.want("a/b/f", make([]byte, 3*pageSize+10)) // name and size survived, the unsynced content did not
 	e.wantGone("gone")
 	e.want("other", []byte("fsynced"))
 	e.wantGone("late")

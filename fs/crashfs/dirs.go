@@ -70,7 +70,7 @@ func (f *FS) syncDir(n *node) syscall.Errno {
 		return errno
 	}
 	if f.journal {
-		return f.commitNamespace()
+		return f.commitJournal()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

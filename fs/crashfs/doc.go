@@ -17,7 +17,9 @@
 // FALLOCATE (punch hole, zero range, collapse and insert range; allocating
 // modes change no content, only the size), truncation (SETATTR size, O_TRUNC)
 // and COPY_FILE_RANGE. A successful fsync forgets the log and records the
-// size. Cut truncates each file to its durable size and writes the
+// size, for what was written before it arrived: a write still in flight
+// then (as a large write racing an fsync on a real disk) is not covered,
+// nor the growth it makes (flight.go). Cut truncates each file to its durable size and writes the
 // pre-images back. The unit is the file, as on a real disk only per file
 // syncs count: an fsync of one file makes nothing of another durable.
 //
@@ -36,10 +38,12 @@
 // directory fsync is back. Nothing implies anything else: fsync of a file
 // does not make its name durable (as it happens to on ext4), and mkdir -p
 // makes nothing durable until each parent is synced. With
-// Options.JournaledNamespace, any successful sync (of a file or a directory)
-// makes every namespace change before it durable instead, as the one
-// metadata journal of ext4 or XFS does: for tests of data durability on a
-// program whose directory syncs are known to be missing.
+// Options.Journaled, any successful sync (of a file or a directory) makes
+// the metadata changed before it durable instead, as the one metadata
+// journal of ext4 or XFS does: every namespace change, and every size set
+// by truncate or fallocate (the pages a durable size takes in read as
+// zeros unless their file was synced). It is for tests of data durability
+// on a program whose directory syncs are known to be missing.
 //
 // Failures. Faults make FSYNC (files and directories) or WRITE of files
 // whose path matches a pattern fail with an errno (EIO by default) a given
@@ -85,7 +89,8 @@
 // # Locks
 //
 // FS.mu (namespace changes, the file and directory tables, the mount)
-// before fileState.mu (a file's content: writes share it, truncation,
-// fallocate and fsync take it alone) before fileState.logMu (the undo log);
-// faults.mu is a leaf.
+// before fileState.mu (a file's content: writes and fsyncs share it;
+// truncation, fallocate, a journal commit and the cut take it alone) before
+// fileState.logMu (the undo log and the writes in flight); faults.mu is a
+// leaf.
 package crashfs

@@ -73,9 +73,11 @@ func (h *file) Write(ctx context.Context, data []byte, off int64) (uint32, sysca
 	s := h.state
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if errno := h.capture(off, int64(len(data))); errno != 0 {
+	fl, errno := h.begin(off, int64(len(data)))
+	if errno != 0 {
 		return 0, errno
 	}
+	defer s.end(fl)
 	return h.LoopbackFile.Write(ctx, data, off)
 }
 
@@ -90,10 +92,23 @@ func (h *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, sy
 	s := h.state
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if errno := h.capture(off, int64(n)); errno != 0 {
+	fl, errno := h.begin(off, int64(n))
+	if errno != 0 {
 		return 0, errno
 	}
+	defer s.end(fl)
 	return h.LoopbackFile.Writev(ctx, data, off)
+}
+
+// begin records what a write of [off, off+n) changes and notes it in
+// flight (flight.go).
+func (h *file) begin(off, n int64) (*flight, syscall.Errno) {
+	fl, err := h.state.begin(off, n)
+	if err != nil {
+		h.node.fsys.log.Error("crashfs: undo log", "file", h.node.relPath(), "err", err)
+		return nil, syscall.EIO
+	}
+	return fl, 0
 }
 
 func (h *file) capture(off, n int64) syscall.Errno {
@@ -124,7 +139,14 @@ func (h *file) Allocate(ctx context.Context, off, size uint64, mode uint32) sysc
 	default:
 		s.resized()
 	}
-	return h.LoopbackFile.Allocate(ctx, off, size, mode)
+	errno := h.LoopbackFile.Allocate(ctx, off, size, mode)
+	if errno == 0 && mode&unix.FALLOC_FL_KEEP_SIZE == 0 {
+		if err := s.sizeSet(); err != nil {
+			h.node.fsys.log.Error("crashfs: fallocate", "file", h.node.relPath(), "err", err)
+			return syscall.EIO
+		}
+	}
+	return errno
 }
 
 // Fsync makes the file's content and size durable, or fails as a fault
@@ -134,17 +156,17 @@ func (h *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 func (f *FS) syncFile(s *fileState, rel func() string) syscall.Errno {
-	s.mu.Lock()
+	s.mu.RLock() // not waiting for the writes in flight (flight.go)
 	if errno := f.faults.check(OpFsync, rel); errno != 0 {
 		s.failed()
-		s.mu.Unlock()
+		s.mu.RUnlock()
 		return errno
 	}
 	err := s.synced()
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	if err != nil {
 		f.log.Error("crashfs: fsync", "file", rel(), "err", err)
 		return syscall.EIO
 	}
-	return f.commitNamespace()
+	return f.commitJournal()
 }

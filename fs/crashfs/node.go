@@ -298,7 +298,14 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	} else {
 		s.resized()
 	}
-	return n.LoopbackNode.Setattr(ctx, fh, in, out)
+	errno = n.LoopbackNode.Setattr(ctx, fh, in, out)
+	if errno == 0 {
+		if err := s.sizeSet(); err != nil {
+			n.fsys.log.Error("crashfs: truncate", "file", n.relPath(), "err", err)
+			return syscall.EIO
+		}
+	}
+	return errno
 }
 
 // stateOf returns the state of the node's inode, through its handle if
@@ -363,9 +370,11 @@ func (n *node) CopyFileRange(ctx context.Context, fhIn gofs.FileHandle, offIn ui
 	s := dst.state
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if errno := dst.capture(int64(offOut), int64(length)); errno != 0 {
+	fl, errno := dst.begin(int64(offOut), int64(length))
+	if errno != 0 {
 		return 0, errno
 	}
+	defer s.end(fl)
 	i, o := int64(offIn), int64(offOut)
 	c, err := unix.CopyFileRange(in.fd, &i, dst.fd, &o, int(length), int(flags))
 	return uint32(c), gofs.ToErrno(err)

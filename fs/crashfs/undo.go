@@ -56,16 +56,19 @@ type fileState struct {
 	key fileKey
 	fd  int // read-write, on the inode wherever its names go
 
-	// mu orders changes against syncs: a write holds it shared from its
-	// capture to its end, everything else alone. An fsync so never splits a
-	// write: a write that finished before it is durable, one that starts
-	// after it records pre-images taken after it.
+	// mu: writes and fsyncs hold it shared, so an fsync does not wait for
+	// the writes in flight (flight.go); truncation, fallocate and the cut
+	// hold it alone.
 	mu sync.RWMutex
 
 	logMu   sync.Mutex
 	size    int64 // durable size
 	pages   map[int64]*preImage
 	changed bool // anything since the last sync
+	// setSize is the size the last truncate or size-changing fallocate set
+	// since the last sync (-1: none), which a journal commit makes durable.
+	setSize int64
+	flying  flying // the writes in flight
 }
 
 // openState opens a state for the inode open at fd (any access mode).
@@ -79,7 +82,7 @@ func openState(key fileKey, fd int) (*fileState, error) {
 		unix.Close(rw)
 		return nil, fmt.Errorf("crashfs: stat inode %v: %w", key, err)
 	}
-	return &fileState{key: key, fd: rw, size: st.Size, pages: map[int64]*preImage{}}, nil
+	return &fileState{key: key, fd: rw, size: st.Size, pages: map[int64]*preImage{}, setSize: -1, flying: newFlying()}, nil
 }
 
 // capture records the pre-images of the pages [off, off+n) touches below
@@ -94,7 +97,7 @@ func (s *fileState) capture(off, n int64) error {
 			img.lost = false // written again: the next fsync writes it
 			continue
 		}
-		img, err := s.read(p)
+		img, err := s.read(p, s.size)
 		if err != nil {
 			return err
 		}
@@ -146,8 +149,8 @@ func (s *fileState) resized() {
 	s.logMu.Unlock()
 }
 
-// read reads page p as it is now, keeping a hole as a hole.
-func (s *fileState) read(p int64) (*preImage, error) {
+// read reads page p as it is now, up to limit, keeping a hole as a hole.
+func (s *fileState) read(p, limit int64) (*preImage, error) {
 	off := p * pageSize
 	data, err := unix.Seek(s.fd, off, unix.SEEK_DATA)
 	if errors.Is(err, unix.ENXIO) || err == nil && data >= off+pageSize {
@@ -156,7 +159,7 @@ func (s *fileState) read(p int64) (*preImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crashfs: seek data of inode %v at %d: %w", s.key, off, err)
 	}
-	buf := make([]byte, min(pageSize, s.size-off))
+	buf := make([]byte, max(0, min(pageSize, limit-off)))
 	for done := 0; done < len(buf); {
 		n, err := unix.Pread(s.fd, buf[done:], off+int64(done))
 		if err != nil {
@@ -170,29 +173,82 @@ func (s *fileState) read(p int64) (*preImage, error) {
 	return &preImage{data: buf}, nil
 }
 
-// synced makes the file's current content durable, except lost pages.
-// s.mu is held alone.
-func (s *fileState) synced() error {
+// sizeSet notes the size a truncate or fallocate just set. s.mu is held
+// alone.
+func (s *fileState) sizeSet() error {
 	var st unix.Stat_t
 	if err := unix.Fstat(s.fd, &st); err != nil {
 		return fmt.Errorf("crashfs: stat inode %v: %w", s.key, err)
 	}
 	s.logMu.Lock()
+	s.setSize = st.Size
+	s.logMu.Unlock()
+	return nil
+}
+
+// commitSize makes the size a truncate or fallocate set durable, as a
+// journal commit does; the content stays as durable as it was: pages that
+// the new durable size takes in read as zeros after a cut unless synced.
+// s.mu is held alone.
+func (s *fileState) commitSize() error {
+	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	s.size = st.Size
-	lost := false
-	for p, img := range s.pages {
-		if !img.lost {
-			delete(s.pages, p)
-		}
-		lost = lost || img.lost
+	if s.setSize < 0 {
+		return nil
 	}
-	s.changed = lost
+	if s.setSize > s.size {
+		if err := s.zeroTail(s.setSize); err != nil {
+			return err
+		}
+	}
+	s.size, s.setSize, s.changed = s.setSize, -1, true
+	return nil
+}
+
+// zeroTail records, for a durable size growing to newSize, that the pages
+// between the durable size and newSize were zeros at the last sync: the
+// partial page at the durable end gets a whole-page pre-image, the pages
+// after it that hold data now a hole (holes stay holes anyway). s.logMu is
+// held.
+func (s *fileState) zeroTail(newSize int64) error {
+	if tail := s.size % pageSize; tail != 0 {
+		p := s.size / pageSize
+		img, ok := s.pages[p]
+		if !ok {
+			var err error
+			if img, err = s.read(p, s.size); err != nil {
+				return err
+			}
+			s.pages[p] = img
+		}
+		if img.data != nil {
+			img.data = append(img.data, make([]byte, pageSize-len(img.data))...)
+		}
+	}
+	for pos := (s.size + pageSize - 1) / pageSize * pageSize; pos < newSize; {
+		data, err := unix.Seek(s.fd, pos, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("crashfs: seek data of inode %v at %d: %w", s.key, pos, err)
+		}
+		hole, err := unix.Seek(s.fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return fmt.Errorf("crashfs: seek hole of inode %v at %d: %w", s.key, data, err)
+		}
+		for p := data / pageSize; p*pageSize < min(hole, newSize); p++ {
+			if _, ok := s.pages[p]; !ok {
+				s.pages[p] = &preImage{}
+			}
+		}
+		pos = hole
+	}
 	return nil
 }
 
 // failed marks every page changed since the last sync as lost: the fsync
-// that covered them failed. s.mu is held alone.
+// that covered them failed. s.mu is held (shared).
 func (s *fileState) failed() {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
@@ -221,7 +277,7 @@ func (s *fileState) restore() (int, error) {
 		if img.data == nil {
 			err = unix.Fallocate(s.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, min(pageSize, s.size-off))
 		} else {
-			_, err = unix.Pwrite(s.fd, img.data, off)
+			_, err = unix.Pwrite(s.fd, img.data[:min(int64(len(img.data)), s.size-off)], off)
 		}
 		if err != nil {
 			return 0, fmt.Errorf("crashfs: restore inode %v at %d: %w", s.key, off, err)
