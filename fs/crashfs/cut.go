@@ -92,6 +92,9 @@ type changedDir struct {
 // it, deepest first (so a directory that goes to the graveyard has been
 // rolled back already), then puts back what is missing, shallowest first.
 func (f *FS) restoreDirs(r *CutReport) error {
+	if len(f.dirs) == 0 {
+		return nil
+	}
 	t, err := f.index()
 	if err != nil {
 		return fmt.Errorf("crashfs: index: %w", err)

@@ -81,7 +81,8 @@
 // Simplified: modes, owners, times and extended attributes are not rolled
 // back; mknod'd nodes and symlinks are entries like any other; a directory
 // moved from A to B with only B synced goes back to A at a cut (a directory
-// cannot be in both); O_TMPFILE files are not tracked. The backing
+// cannot be in both); O_TMPFILE files are not tracked; a file removed for
+// good keeps its undo log, and its space, until the next cut. The backing
 // directory must be one file system. crashfs does not sync the backing
 // directory: its durability is simulated, and the backing directory is
 // scratch space of the test.

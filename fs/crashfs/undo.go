@@ -159,7 +159,10 @@ func (s *fileState) read(p, limit int64) (*preImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crashfs: seek data of inode %v at %d: %w", s.key, off, err)
 	}
-	buf := make([]byte, max(0, min(pageSize, limit-off)))
+	if limit <= off {
+		return &preImage{}, nil // past the end: zeros if the file grows
+	}
+	buf := make([]byte, min(pageSize, limit-off))
 	for done := 0; done < len(buf); {
 		n, err := unix.Pread(s.fd, buf[done:], off+int64(done))
 		if err != nil {
