@@ -18,12 +18,14 @@ import (
 
 // TestPowerCutKeepsFsyncedWrites cuts the power (fs/crashfs: everything
 // not made durable by an fsync is lost) 20 times under fsync'd random
-// 4 KiB writes to two volumes (one encrypted) while snapshots of both are
-// taken, and checks after each restart that every write acknowledged by a
-// returned fsync is there (the block holds it or a later intact write) and
-// that every snapshot CreateSnapshot acknowledged exists and holds what
-// fsyncs had acknowledged before it was asked for. It goes on after a loss,
-// so that the report says how often and how much was lost.
+// 4 KiB writes to two volumes (one encrypted), with a loop of bare fsyncs
+// on each and snapshots of both taken beside them, and checks after each
+// restart that every write acknowledged by a returned fsync is there (the
+// block holds it or a later intact write) and that every snapshot
+// CreateSnapshot acknowledged exists and holds what fsyncs had acknowledged
+// before it was asked for. Every other cut comes after the writers have
+// stopped, so that no later write can make up for a lost one. It goes on
+// after a loss, so that the report says how often and how much was lost.
 func TestPowerCutKeepsFsyncedWrites(t *testing.T) {
 	addr := freeLoopbackAddr(t)
 	// Every sync commits the namespace, as on ext4: this test is about the
@@ -125,6 +127,7 @@ func TestPowerCutKeepsFsyncedWrites(t *testing.T) {
 	}
 }
 
+// openForRound opens a volume file for one round's writer.
 func openForRound(t *testing.T, path string, round uint32) *os.File {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
