@@ -88,6 +88,7 @@ func TestCrashKeepsFsyncedWrites(t *testing.T) {
 // number acknowledged by a completed fsync, and the newest one issued.
 type crashState struct {
 	seq    atomic.Uint64
+	stop   atomic.Bool // the writers return nil after their next fsync
 	mu     sync.Mutex
 	synced map[uint64]uint64
 	issued map[uint64]uint64
@@ -99,7 +100,8 @@ const (
 )
 
 // write writes blocks (those with block % writers == w) with fsync after
-// every few writes, until an I/O error, which comes when the daemon dies.
+// every few writes, until an I/O error, which comes when the daemon dies,
+// or until stop is set (then it returns nil after an fsync).
 func (s *crashState) write(f *os.File, round uint32, w, writers, blocks uint64, written, fsyncs *atomic.Int64) error {
 	buf := make([]byte, 4096)
 	pending := map[uint64]uint64{}
@@ -129,6 +131,9 @@ func (s *crashState) write(f *os.File, round uint32, w, writers, blocks uint64, 
 		s.mu.Unlock()
 		clear(pending)
 		fsyncs.Add(1)
+		if s.stop.Load() {
+			return nil
+		}
 	}
 }
 
