@@ -13,6 +13,7 @@ import (
 
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/clock"
+	"github.com/ebs-dev/ebs/internal/durable"
 )
 
 // Error kinds, as IAM names them; the API maps them to codes and statuses.
@@ -79,7 +80,7 @@ func Open(dir string, clk clock.Clock) (*Store, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("iam dir: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {

@@ -61,7 +61,7 @@ type extentFile struct {
 }
 
 func openExtents(dir string) (*extents, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("extent dir: %w", err)
 	}
 	e := &extents{dir: dir, fdatasync: fdatasync, pwrite: (*os.File).WriteAt}

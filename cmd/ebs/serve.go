@@ -16,15 +16,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
-
 	"github.com/ebs-dev/ebs/api"
 	"github.com/ebs-dev/ebs/internal/awserr"
 	"github.com/ebs-dev/ebs/internal/clock"
 	"github.com/ebs-dev/ebs/internal/datadir"
+	"github.com/ebs-dev/ebs/internal/durable"
 	"github.com/ebs-dev/ebs/kmsclient"
 	"github.com/ebs-dev/ebs/kmsclient/embedded"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // serveOptions are the flags of `ebs serve`.
@@ -102,7 +102,7 @@ func runServe(ctx context.Context, o serveOptions) error {
 	if err := datadir.Check(o.dataDir); err != nil { // before LOCK: a newer dir is left untouched
 		return err
 	}
-	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+	if err := durable.MkdirAll(o.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	unlock, err := lockDataDir(o.dataDir)

@@ -60,3 +60,28 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}
 	return SyncDir(dir)
 }
+
+// MkdirAll is os.MkdirAll whose new directories are durable: each one it
+// creates is fsynced with its parent, so that a power cut after it returns
+// does not take the path away.
+func MkdirAll(path string, perm os.FileMode) error {
+	path = filepath.Clean(path)
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("mkdir %s: not a directory", path)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(path); parent != path {
+		if err := MkdirAll(parent, perm); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(path, perm); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("mkdir: %w", err)
+	}
+	if err := SyncDir(path); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}

@@ -33,3 +33,23 @@ func TestWriteFileMissingDir(t *testing.T) {
 		t.Fatal("writing into a missing dir succeeded")
 	}
 }
+
+func TestMkdirAll(t *testing.T) {
+	base := t.TempDir()
+	path := filepath.Join(base, "a", "b", "c")
+	for range 2 { // the second time, everything exists
+		if err := MkdirAll(path, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(path); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("stat %s: %v, %v", path, fi, err)
+		}
+	}
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := MkdirAll(filepath.Join(file, "sub"), 0o700); err == nil {
+		t.Fatal("mkdir under a regular file succeeded")
+	}
+}

@@ -48,7 +48,7 @@ func loadRootKey(path string, create bool) (*rootKey, error) {
 }
 
 func createRootKey(path string) ([]byte, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := durable.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
 	raw := make([]byte, rootKeyLen)
