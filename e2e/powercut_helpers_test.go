@@ -67,9 +67,9 @@ func startCutDaemon(t *testing.T, o crashfs.Options, extra ...string) *cutEnv {
 }
 
 // syncAll makes the whole data dir durable, as the file system's journal
-// commit or sync(2) would a few seconds after the setup: the daemon does
-// not sync the parents of the directories it makes at first start
-// (TestPowerCutRightAfterFirstStart shows what that costs).
+// commit or sync(2) would a few seconds after the setup, so that a test's
+// cuts bear on what it exercises (TestPowerCutNeedsDirectorySyncs cuts
+// without it).
 func (c *cutEnv) syncAll() {
 	c.t.Helper()
 	if err := c.cfs.SyncAll(); err != nil {
