@@ -443,7 +443,7 @@ func TestDataDirFormatRefused(t *testing.T) {
 		mnt := filepath.Join(t.TempDir(), "mnt")
 		t.Cleanup(func() { unmountQuietly(mnt) })
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-		out, err := exec.CommandContext(ctx, ebsBin, "serve", "--data-dir", dir, "--mount-dir", mnt).CombinedOutput()
+		out, err := exec.CommandContext(ctx, daemonBin(t), "serve", "--data-dir", dir, "--mount-dir", mnt).CombinedOutput()
 		timedOut := ctx.Err() != nil
 		cancel()
 		ee, _ := err.(*exec.ExitError)
